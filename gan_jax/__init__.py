@@ -1,0 +1,1 @@
+"""gan_jax: adversarial and variational generative models in JAX/Flax."""

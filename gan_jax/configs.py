@@ -1,0 +1,86 @@
+"""Experiment configs: one `experiments/NAME.py` per experiment, each with `get_config()`.
+
+An experiment is named on the command line (`--config=dcgan_mnist`) or given as a path to such a
+file; its fields are overridden with `--config.FIELD=VALUE`, type-checked by ml_collections.
+"""
+import os
+import pathlib
+import sys
+from typing import Sequence
+
+from absl import flags
+from ml_collections import config_flags
+
+# Experiments live beside the package in a source checkout; GAN_JAX_EXPERIMENTS points elsewhere.
+_DEFAULT_EXPERIMENTS_DIR = pathlib.Path(__file__).resolve().parent.parent / 'experiments'
+
+
+class ConfigError(ValueError):
+  """An unknown experiment or a bad override; the message says what to do."""
+
+
+def experiments_dir() -> pathlib.Path:
+  return pathlib.Path(os.environ.get('GAN_JAX_EXPERIMENTS', _DEFAULT_EXPERIMENTS_DIR))
+
+
+def available_experiments() -> list[str]:
+  return sorted(p.stem for p in experiments_dir().glob('*.py') if not p.stem.startswith('_'))
+
+
+def experiment_path(name_or_path: str) -> str:
+  """Resolves an experiment name (or an explicit `.py` path) to its config file."""
+  if name_or_path.endswith('.py') and os.path.isfile(name_or_path):
+    return name_or_path
+  path = experiments_dir() / f'{name_or_path}.py'
+  if not path.is_file():
+    raise ConfigError(
+        f'unknown experiment {name_or_path!r}. Available experiments (in {experiments_dir()}): '
+        f'{", ".join(available_experiments()) or "none"}. Pass one of these names, or a path to '
+        'a .py file that defines get_config().')
+  return str(path)
+
+
+def resolve_config_argv(argv: Sequence[str], flag: str = 'config') -> list[str]:
+  """Rewrites `--config=NAME` / `--config NAME` in argv to the experiment's file path."""
+  out = list(argv)
+  for i, arg in enumerate(out):
+    if arg in (f'--{flag}', f'-{flag}') and i + 1 < len(out):
+      out[i + 1] = experiment_path(out[i + 1])
+    elif arg.startswith((f'--{flag}=', f'-{flag}=')):
+      key, value = arg.split('=', 1)
+      out[i] = f'{key}={experiment_path(value)}'
+  return out
+
+
+def load_config(name: str, overrides: Sequence[str] = ()):
+  """Returns the experiment's ConfigDict with `--config.FIELD=VALUE` overrides applied."""
+  argv = ['gan_jax', f'--config={name}', *overrides]
+  flag_values = flags.FlagValues()
+  config_flags.DEFINE_config_file('config', flag_values=flag_values, sys_argv=argv)
+  parse_flags(argv, flag_values)
+  return flag_values.config
+
+
+def parse_flags(argv: Sequence[str], flag_values: flags.FlagValues = flags.FLAGS) -> list[str]:
+  """Parses argv (resolving the experiment name) into flag_values; raises ConfigError."""
+  argv = resolve_config_argv(argv)
+  try:
+    return flag_values(argv)
+  except flags.Error as e:
+    raise ConfigError(f'bad flag or config override: {e}') from None
+  except (AttributeError, KeyError) as e:  # ml_collections' unknown-field errors
+    inner = e
+    while isinstance(inner, BaseException) and inner.args:  # unwrap AttributeError(KeyError(msg))
+      inner = inner.args[0]
+    message = str(inner).replace('\n', ' ')
+    raise ConfigError(f'bad config override: unknown field {message}. '
+                      'Run with --config=NAME and no overrides to see the fields.') from None
+
+
+def exit_on_config_error(fn):
+  """Runs fn(); a ConfigError becomes a one-line message and exit status 2, not a traceback."""
+  try:
+    return fn()
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)

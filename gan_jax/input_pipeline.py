@@ -1,0 +1,161 @@
+"""Data: TFDS builders over the raw files, and a deterministic, resumable, process-sharded batcher.
+
+Raw files are found in `$GAN_JAX_DATA/<dataset>/` (read-only; nothing is copied) or downloaded
+from the official mirror when online. The project's own TFDS builders turn them into
+`array_record` files that `tfds` reads without TensorFlow.
+"""
+import functools
+import gzip
+import hashlib
+import os
+import pathlib
+from typing import Iterator
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+DATA_ENV = 'GAN_JAX_DATA'
+
+
+class DataError(RuntimeError):
+  """Missing or damaged raw data; the message says how to provide it."""
+
+
+def raw_data_dir(dataset: str) -> pathlib.Path | None:
+  root = os.environ.get(DATA_ENV)
+  return pathlib.Path(root) / dataset if root else None
+
+
+def _md5(path) -> str:
+  with open(path, 'rb') as f:
+    return hashlib.file_digest(f, 'md5').hexdigest()
+
+
+def _read_idx(path) -> np.ndarray:
+  """Reads a gzipped IDX file (big-endian header: magic, dims; then uint8 data)."""
+  with gzip.open(path, 'rb') as f:
+    data = f.read()
+  ndim = data[3]
+  shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
+  return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+class GanJaxMnist(tfds.core.GeneratorBasedBuilder):
+  """MNIST from the four official IDX files, stored as uint8 tensors (no image codec needed)."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  URL = 'https://storage.googleapis.com/cvdf-datasets/mnist/'
+  FILES = {  # name -> official md5 (the checksums torchvision and tfds verify)
+      'train-images-idx3-ubyte.gz': 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
+      'train-labels-idx1-ubyte.gz': 'd53e105ee54ea40749a09fcbcd1e9432',
+      't10k-images-idx3-ubyte.gz': '9fb629c4189551a2d022fa330f9573f3',
+      't10k-labels-idx1-ubyte.gz': 'ec29112dd5afa0611ce80d1b7f02629c',
+  }
+
+  def _info(self):
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            'image': tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
+            'label': tfds.features.ClassLabel(num_classes=10),
+        }),
+        supervised_keys=('image', 'label'),
+        homepage='http://yann.lecun.com/exdb/mnist/')
+
+  def _split_generators(self, dl_manager):
+    paths = _find_or_download('mnist', self.FILES, self.URL, dl_manager)
+    return {
+        'train': self._generate_examples(paths['train-images-idx3-ubyte.gz'],
+                                         paths['train-labels-idx1-ubyte.gz']),
+        'test': self._generate_examples(paths['t10k-images-idx3-ubyte.gz'],
+                                        paths['t10k-labels-idx1-ubyte.gz']),
+    }
+
+  def _generate_examples(self, images_path, labels_path):
+    images, labels = _read_idx(images_path), _read_idx(labels_path)
+    for i, (image, label) in enumerate(zip(images, labels)):
+      yield i, {'image': image[..., None], 'label': int(label)}
+
+
+def _find_or_download(dataset: str, files: dict[str, str], url: str, dl_manager) -> dict:
+  """Returns {name: path} from $GAN_JAX_DATA/<dataset>, else downloads; checks every md5."""
+  local = raw_data_dir(dataset)
+  if local is not None and all((local / name).is_file() for name in files):
+    paths = {name: local / name for name in files}
+  else:
+    try:
+      paths = dl_manager.download({name: url + name for name in files})
+    except Exception as e:  # no network, mirror down, proxy...
+      where = (f'{DATA_ENV}={os.environ[DATA_ENV]} has no complete {dataset}/ folder'
+               if local is not None else f'{DATA_ENV} is not set')
+      raise DataError(
+          f'{dataset} raw files not found: {where}, and downloading from {url} failed '
+          f'({type(e).__name__}: {str(e)[:200]}). Put {", ".join(files)} in a folder '
+          f'DIR/{dataset}/ and run with {DATA_ENV}=DIR (run.sh sets it to ../shared/datasets '
+          'when that exists).') from None
+  for name, md5 in files.items():
+    if _md5(paths[name]) != md5:
+      raise DataError(f'{paths[name]} has md5 {_md5(paths[name])}, expected {md5}: the file '
+                      'is damaged or not the official release; replace it.')
+  return paths
+
+
+BUILDERS = {'mnist': GanJaxMnist}
+
+
+@functools.cache
+def load_split(dataset: str, split: str) -> dict[str, np.ndarray]:
+  """Prepares the dataset once (seconds) and returns the whole split as numpy arrays."""
+  if dataset not in BUILDERS:
+    raise DataError(f'unknown dataset {dataset!r}; known: {", ".join(BUILDERS)}')
+  tfds.disable_progress_bar()
+  builder = BUILDERS[dataset](data_dir=os.environ.get('TFDS_DATA_DIR'), file_format='array_record')
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=raw_data_dir(dataset)))
+  source = builder.as_data_source(split)
+  examples = source.__getitems__(range(len(source)))
+  return {'image': np.stack([ex['image'] for ex in examples]),
+          'label': np.array([ex['label'] for ex in examples], np.int32)}
+
+
+class BatchIterator(Iterator[dict]):
+  """Endless batches, reshuffled every epoch; batch n is a pure function of (seed, n).
+
+  Each process yields only its slice of every global batch. The iterator's state is the index
+  of the next batch, so a run restored from a checkpoint continues the same data order.
+  """
+
+  def __init__(self, arrays: dict[str, np.ndarray], global_batch_size: int, seed: int,
+               process_index: int = 0, process_count: int = 1):
+    num_examples = len(next(iter(arrays.values())))
+    if global_batch_size % process_count:
+      raise ValueError(f'batch_size {global_batch_size} is not divisible by the '
+                       f'{process_count} processes')
+    if global_batch_size > num_examples:
+      raise ValueError(f'batch_size {global_batch_size} exceeds the {num_examples} examples')
+    self._arrays = arrays
+    self._global_batch_size = global_batch_size
+    self._batches_per_epoch = num_examples // global_batch_size  # drop the remainder
+    self._seed = seed
+    local = global_batch_size // process_count
+    self._local_slice = slice(process_index * local, (process_index + 1) * local)
+    self._epoch_order = None
+    self.next_batch = 0
+
+  def _order(self, epoch: int) -> np.ndarray:
+    if self._epoch_order is None or self._epoch_order[0] != epoch:
+      rng = np.random.default_rng([self._seed, epoch])
+      self._epoch_order = (epoch, rng.permutation(len(next(iter(self._arrays.values())))))
+    return self._epoch_order[1]
+
+  def __next__(self) -> dict[str, np.ndarray]:
+    epoch, position = divmod(self.next_batch, self._batches_per_epoch)
+    start = position * self._global_batch_size
+    indices = self._order(epoch)[start:start + self._global_batch_size][self._local_slice]
+    self.next_batch += 1
+    return {key: value[np.sort(indices)] for key, value in self._arrays.items()}
+
+  def get_state(self) -> dict:
+    return {'next_batch': self.next_batch}
+
+  def set_state(self, state: dict) -> None:
+    self.next_batch = int(state['next_batch'])

@@ -1,0 +1,58 @@
+"""Trains an experiment: `python -m gan_jax.main --config=NAME --workdir=DIR [--config.F=V ...]`."""
+import logging as py_logging
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+
+from gan_jax import checkpoints
+from gan_jax import configs
+from gan_jax import input_pipeline
+from gan_jax import train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment name (a file in experiments/) or path to a config file.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Where checkpoints, logs and samples go.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None, 'host:port of process 0, for multi-process runs.')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'Processes in a multi-process run.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'This process, in [0, num_processes).')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+class _LibraryInfoFilter(py_logging.Filter):
+  """Drops orbax's per-save INFO chatter; its warnings and errors still show."""
+
+  def filter(self, record):
+    return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
+
+
+def _parse_flags(argv):
+  try:
+    return configs.parse_flags(argv)
+  except configs.ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if _COORDINATOR.value or _NUM_PROCESSES.value:
+    # Must come before any other JAX call; on Cloud TPU and SLURM JAX fills in the rest.
+    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  logging.get_absl_handler().addFilter(_LibraryInfoFilter())
+  logging.info('Config:\n%s', _CONFIG.value)
+  try:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except (input_pipeline.DataError, checkpoints.CheckpointError, ValueError) as e:
+    logging.error('%s', e)
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=_parse_flags)

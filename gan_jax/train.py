@@ -1,0 +1,156 @@
+"""The one training loop every model family shares: data-parallel, checkpointed, resumable.
+
+Data parallelism is the pmap model written the way current JAX recommends: the global batch is
+sharded over a ('data',) mesh, parameters and optimiser states are replicated, and `jit` compiles
+one program per device whose gradient (and BatchNorm statistic) reductions XLA turns into
+all-reduces across devices, the `pmean` of a pmap step.
+"""
+import signal
+import threading
+import time
+
+from absl import logging
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from gan_jax import checkpoints
+from gan_jax import gan
+from gan_jax import input_pipeline
+from gan_jax import writers
+
+SAMPLE_GRID_SIZE = 64
+
+
+def build_model(config):
+  """The model family that `config.model` belongs to."""
+  if config.model in ('dcgan', 'mlp_gan'):
+    return gan.GAN(config)
+  raise ValueError(f'unknown model {config.model!r}; known: dcgan, mlp_gan')
+
+
+def make_mesh(devices=None) -> Mesh:
+  devices = jax.devices() if devices is None else devices
+  return Mesh(np.asarray(devices), ('data',))
+
+
+def make_train_step(model, mesh: Mesh):
+  """jit(train_step): batch sharded on 'data', state replicated and donated."""
+  replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+
+  def step_fn(state, batch):
+    return model.train_step(state, batch, jax.random.fold_in(state.rng, state.step))
+
+  return jax.jit(step_fn, in_shardings=(replicated, sharded), out_shardings=(replicated, replicated),
+                 donate_argnums=0)
+
+
+def create_state(model, config, mesh: Mesh):
+  replicated = NamedSharding(mesh, P())
+  return jax.jit(model.init, out_shardings=replicated)(jax.random.PRNGKey(config.seed))
+
+
+def global_batch(local_batch: dict, mesh: Mesh) -> dict:
+  """This process's slice of the batch -> one global array sharded over all devices."""
+  sharding = NamedSharding(mesh, P('data'))
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), local_batch)
+
+
+def check_batch_size(config, mesh: Mesh) -> None:
+  if config.batch_size % mesh.size:
+    raise ValueError(f'batch_size {config.batch_size} must be divisible by the {mesh.size} '
+                     f'devices; pass e.g. --config.batch_size={mesh.size * max(1, config.batch_size // mesh.size)}')
+
+
+class PreemptionHandler:
+  """Turns SIGTERM/SIGINT into a flag the loop checks after each step (save, then exit)."""
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+    if threading.current_thread() is threading.main_thread():
+      for sig in self.SIGNALS:
+        self._previous[sig] = signal.signal(sig, self._handle)
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.received is not None:  # a second signal: stop without waiting
+      raise KeyboardInterrupt
+    self.received = signal.Signals(signum).name
+    logging.warning('%s received: saving a checkpoint, then exiting.', self.received)
+
+  def restore(self):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _format_eta(seconds: float) -> str:
+  seconds = int(seconds)
+  return f'{seconds // 3600}h{seconds % 3600 // 60:02d}m' if seconds >= 3600 else (
+      f'{seconds // 60}m{seconds % 60:02d}s')
+
+
+def train_and_evaluate(config, workdir: str, devices=None):
+  """Trains `config` in `workdir`, resuming from its newest checkpoint; returns the final state."""
+  mesh = make_mesh(devices)
+  check_batch_size(config, mesh)
+  model = build_model(config)
+  is_chief = jax.process_index() == 0
+
+  data = input_pipeline.load_split(config.dataset, 'train')
+  batches = input_pipeline.BatchIterator(data, config.batch_size, config.seed,
+                                         jax.process_index(), jax.process_count())
+  state = create_state(model, config, mesh)
+  manager = checkpoints.make_manager(workdir, config.max_checkpoints_to_keep)
+  if manager.latest_step() is not None:
+    abstract = checkpoints.abstract_like(state, NamedSharding(mesh, P()))
+    state, data_state, _ = checkpoints.restore(manager, abstract)
+    batches.set_state(data_state)
+    logging.info('Resumed from %s at step %d.', manager.directory, int(state.step))
+
+  train_step = make_train_step(model, mesh)
+  generate = jax.jit(model.generate)
+  sample_z = model.sample_latents(jax.random.PRNGKey(config.seed + 1), SAMPLE_GRID_SIZE)
+  writer = writers.MetricWriter(workdir, enabled=is_chief)
+  preemption = PreemptionHandler()
+
+  step = int(state.step)
+  window_metrics, window_start, window_step = [], time.perf_counter(), step
+  logging.info('Training %s from step %d to %d on %d devices (%s), global batch %d.',
+               config.model, step, config.num_train_steps, mesh.size,
+               jax.devices()[0].platform, config.batch_size)
+  try:
+    while step < config.num_train_steps and preemption.received is None:
+      state, metrics = train_step(state, global_batch(next(batches), mesh))
+      step += 1
+      window_metrics.append(metrics)
+      done = step == config.num_train_steps
+      if step % config.log_every_steps == 0 or done:
+        scalars = {k: float(np.mean(v)) for k, v in
+                   jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(window_metrics)).items()}
+        elapsed = time.perf_counter() - window_start
+        scalars['steps_per_sec'] = (step - window_step) / elapsed
+        scalars['images_per_sec'] = scalars['steps_per_sec'] * config.batch_size
+        writer.write_scalars(step, scalars)
+        eta = (config.num_train_steps - step) / scalars['steps_per_sec']
+        logging.info('step %d/%d | %.2f steps/s | %.0f img/s | %s | ETA %s', step,
+                     config.num_train_steps, scalars['steps_per_sec'], scalars['images_per_sec'],
+                     ' '.join(f'{k} {v:.4f}' for k, v in scalars.items() if 'per_sec' not in k),
+                     _format_eta(eta))
+        window_metrics, window_start, window_step = [], time.perf_counter(), step
+      if is_chief and (step % config.sample_every_steps == 0 or done):
+        path = f'{workdir}/samples/step_{step:07d}.png'
+        writers.save_image_grid(path, jax.device_get(generate(state, sample_z)))
+      if step % config.checkpoint_every_steps == 0 or done or preemption.received:
+        checkpoints.save(manager, state, batches.get_state(), config)
+  finally:
+    manager.wait_until_finished()
+    manager.close()
+    writer.close()
+    preemption.restore()
+  if preemption.received:
+    logging.warning('Stopped by %s at step %d; rerun with the same --workdir to resume.',
+                    preemption.received, step)
+  return state
