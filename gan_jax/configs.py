@@ -77,10 +77,10 @@ def parse_flags(argv: Sequence[str], flag_values: flags.FlagValues = flags.FLAGS
                       'Run with --config=NAME and no overrides to see the fields.') from None
 
 
-def exit_on_config_error(fn):
-  """Runs fn(); a ConfigError becomes a one-line message and exit status 2, not a traceback."""
+def flags_parser(argv: Sequence[str]) -> list[str]:
+  """For `app.run(main, flags_parser=...)`: a bad experiment or override exits 2 with one line."""
   try:
-    return fn()
+    return parse_flags(argv)
   except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -30,14 +30,6 @@ class _LibraryInfoFilter(py_logging.Filter):
     return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
 
 
-def _parse_flags(argv):
-  try:
-    return configs.parse_flags(argv)
-  except configs.ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
@@ -55,4 +47,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=configs.flags_parser)

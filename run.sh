@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# ./run.sh train NAME [--config.FIELD=VALUE ...]   train experiments/NAME.py in runs/NAME
+# ./run.sh test [PYTEST_ARGS ...]                   run the test suite
+# Creates .venv (the package with its test extra) on first use, or when pyproject.toml changes.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+STAMP=$VENV/.installed-pyproject.sha256
+
+ensure_env() {
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [[ ! -x $VENV/bin/python || ! -f $STAMP || $(cat "$STAMP") != "$want" ]]; then
+    echo "run.sh: installing the environment in $VENV ..." >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+    echo "$want" > "$STAMP"
+  fi
+}
+
+# Raw datasets (MNIST IDX files, PTB text) live outside the repo; see README "Data".
+if [[ -z ${GAN_JAX_DATA:-} && -d ../shared/datasets ]]; then
+  GAN_JAX_DATA=$(cd ../shared/datasets && pwd)
+  export GAN_JAX_DATA
+fi
+
+usage() { sed -n '2,4p' "$0" | sed 's/^# //' >&2; exit 2; }
+
+case ${1:-} in
+  train)
+    [[ $# -ge 2 ]] || usage
+    name=$2
+    shift 2
+    ensure_env
+    exec "$VENV/bin/python" -m gan_jax.main --config="$name" --workdir="runs/$name" "$@"
+    ;;
+  test)
+    shift
+    ensure_env
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *) usage ;;
+esac

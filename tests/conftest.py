@@ -1,0 +1,40 @@
+"""Test setup: 8 virtual CPU devices (set before JAX starts) and the real datasets if present."""
+import os
+import pathlib
+
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                           ' --xla_force_host_platform_device_count=8').strip()
+_SHARED = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'datasets'
+if 'GAN_JAX_DATA' not in os.environ and _SHARED.is_dir():
+  os.environ['GAN_JAX_DATA'] = str(_SHARED)
+
+import jax  # pylint: disable=g-import-not-at-top
+import pytest  # pylint: disable=g-import-not-at-top
+
+from gan_jax import configs  # pylint: disable=g-import-not-at-top
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def has_mnist() -> bool:
+  root = os.environ.get('GAN_JAX_DATA')
+  return bool(root) and (pathlib.Path(root) / 'mnist' / 'train-images-idx3-ubyte.gz').is_file()
+
+
+requires_mnist = pytest.mark.skipif(not has_mnist(), reason='needs $GAN_JAX_DATA/mnist')
+
+
+def tiny_config(name: str = 'dcgan_mnist', **overrides):
+  """A real experiment shrunk to seconds: tiny networks, small batches, few steps."""
+  defaults = {'batch_size': 16, 'num_train_steps': 4, 'log_every_steps': 2,
+              'checkpoint_every_steps': 2, 'sample_every_steps': 2}
+  if name == 'dcgan_mnist':
+    defaults.update({'generator.base_features': 4, 'discriminator.base_features': 4})
+  defaults.update(overrides)
+  return configs.load_config(name, [f'--config.{k}={v}' for k, v in defaults.items()])
+
+
+@pytest.fixture(scope='session')
+def devices():
+  assert jax.device_count() == 8, 'tests expect 8 virtual CPU devices'
+  return jax.devices()

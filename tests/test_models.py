@@ -1,0 +1,46 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gan_jax import models
+from conftest import tiny_config
+
+
+def count(params):
+  return sum(x.size for x in jax.tree.leaves(params))
+
+
+def test_mlp_gan_exact_parameter_counts():
+  g, d = models.MLPGenerator(), models.MLPDiscriminator()
+  g_params = g.init(jax.random.PRNGKey(0), jnp.zeros((1, 100)))['params']
+  d_params = d.init(jax.random.PRNGKey(0), jnp.zeros((1, 28, 28, 1)))['params']
+  # G: 100*128+128 + 128*128+128 + 128*100+100 + 100*784+784; D: 784*128+128 + ... + 100*1+1.
+  assert count(g_params) == 121_524
+  assert count(d_params) == 129_993
+  assert [g_params[f'Dense_{i}']['kernel'].shape for i in range(4)] == [
+      (100, 128), (128, 128), (128, 100), (100, 784)]
+
+
+def test_shapes_and_ranges():
+  z = jax.random.normal(jax.random.PRNGKey(1), (3, 100))
+  for name, low in (('dcgan_mnist', -1.0), ('gan_mnist', 0.0)):
+    g, d = models.build_gan(tiny_config(name))
+    variables = g.init(jax.random.PRNGKey(0), z, train=False)
+    images = g.apply(variables, z, train=False)
+    assert images.shape == (3, 28, 28, 1)
+    assert float(images.min()) >= low and float(images.max()) <= 1.0
+    logits = d.apply(d.init(jax.random.PRNGKey(0), images, train=False), images, train=False)
+    assert logits.shape == (3,)
+
+
+def test_dcgan_full_size_layers():
+  g, d = models.DCGANGenerator(), models.DCGANDiscriminator()
+  g_vars = g.init(jax.random.PRNGKey(0), jnp.zeros((1, 100)), train=False)
+  assert g_vars['params']['Dense_0']['kernel'].shape == (100, 7 * 7 * 256)
+  assert [g_vars['params'][f'ConvTranspose_{i}']['kernel'].shape for i in range(3)] == [
+      (5, 5, 256, 128), (5, 5, 128, 64), (5, 5, 64, 1)]
+  assert set(g_vars['batch_stats']) == {'BatchNorm_0', 'BatchNorm_1', 'BatchNorm_2'}
+  d_vars = d.init(jax.random.PRNGKey(0), jnp.zeros((1, 28, 28, 1)), train=False)
+  assert [d_vars['params'][f'Conv_{i}']['kernel'].shape for i in range(2)] == [
+      (5, 5, 1, 64), (5, 5, 64, 128)]
+  assert np.prod(d_vars['params']['Dense_0']['kernel'].shape) == 7 * 7 * 128

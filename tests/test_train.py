@@ -1,0 +1,150 @@
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from gan_jax import checkpoints
+from gan_jax import train
+from conftest import REPO, requires_mnist, tiny_config
+
+
+def synthetic_batch(n=16, seed=0):
+  rng = np.random.default_rng(seed)
+  return {'image': rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8),
+          'label': rng.integers(0, 10, (n,), dtype=np.int32)}
+
+
+def run_steps(config, devices, num_steps, batch):
+  mesh = train.make_mesh(devices)
+  model = train.build_model(config)
+  state = train.create_state(model, config, mesh)
+  step = train.make_train_step(model, mesh)
+  history = []
+  for _ in range(num_steps):
+    state, metrics = step(state, train.global_batch(batch, mesh))
+    history.append(jax.device_get(metrics))
+  return jax.device_get(state), history
+
+
+def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
+  leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+  assert len(leaves_a) == len(leaves_b)
+  for x, y in zip(leaves_a, leaves_b):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+def test_steps_on_a_fixed_batch_move_the_losses(devices):
+  config = tiny_config('gan_mnist')
+  state, history = run_steps(config, devices, 40, synthetic_batch())
+  # D learns to tell this fixed noise batch from G's early samples.
+  assert history[-1]['d_loss'] < 0.7 * history[0]['d_loss']
+  assert history[-1]['d_real'] > history[0]['d_real']
+  assert int(state.step) == 40
+  for net in state.networks.values():  # each network keeps its own Adam state
+    assert int(net.opt_state[0].count) == 40
+
+
+def test_eight_devices_equal_one_device(devices):
+  config = tiny_config('dcgan_mnist')
+  batch = synthetic_batch()
+  state8, hist8 = run_steps(config, devices, 3, batch)
+  state1, hist1 = run_steps(config, devices[:1], 3, batch)
+  assert_trees_close(state8, state1, rtol=1e-4, atol=1e-5)
+  for m8, m1 in zip(hist8, hist1):
+    assert_trees_close(m8, m1, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope='module')
+def straight_run(tmp_path_factory):
+  """4 steps of a tiny DCGAN on real MNIST over all 8 devices, checkpointed at steps 2 and 4."""
+  workdir = tmp_path_factory.mktemp('straight')
+  state = train.train_and_evaluate(tiny_config(num_train_steps=4), str(workdir))
+  return workdir, jax.device_get(state)
+
+
+@requires_mnist
+def test_outputs_written(straight_run):
+  workdir, _ = straight_run
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['2', '4']
+  assert sorted(os.listdir(workdir / 'samples')) == ['step_0000002.png', 'step_0000004.png']
+  lines = [json.loads(l) for l in (workdir / 'metrics.jsonl').read_text().splitlines()]
+  assert [l['step'] for l in lines] == [2, 4]
+  assert {'d_loss', 'g_loss', 'd_real', 'd_fake', 'steps_per_sec', 'images_per_sec'} <= set(lines[0])
+  from tensorboard.backend.event_processing import event_accumulator
+  events = event_accumulator.EventAccumulator(str(workdir))
+  events.Reload()
+  assert [e.step for e in events.Scalars('d_loss')] == [2, 4]
+
+
+@requires_mnist
+def test_resume_equals_straight_run(straight_run, tmp_path):
+  _, straight = straight_run
+  train.train_and_evaluate(tiny_config(num_train_steps=2), str(tmp_path))
+  resumed = train.train_and_evaluate(tiny_config(num_train_steps=4), str(tmp_path))
+  assert int(resumed.step) == 4
+  assert_trees_close(jax.device_get(resumed), straight)
+
+
+@requires_mnist
+def test_eight_device_checkpoint_restores_on_one_device(straight_run, devices):
+  workdir, straight = straight_run
+  config = tiny_config()
+  mesh1 = train.make_mesh(devices[:1])
+  template = train.create_state(train.build_model(config), config, mesh1)
+  manager = checkpoints.make_manager(str(workdir), read_only=True)
+  state, data_state, saved_config = checkpoints.restore(
+      manager, checkpoints.abstract_like(template, NamedSharding(mesh1, P())))
+  assert {d for leaf in jax.tree.leaves(state) for d in leaf.devices()} == {devices[0]}
+  assert_trees_close(jax.device_get(state), straight, rtol=0, atol=0)
+  assert data_state == {'next_batch': 4}
+  assert saved_config['generator']['base_features'] == 4
+
+
+@requires_mnist
+def test_corrupt_checkpoint_gives_clear_error(straight_run, tmp_path):
+  workdir = tmp_path / 'run'
+  shutil.copytree(straight_run[0], workdir)
+  for path in (workdir / 'checkpoints' / '4' / 'state').rglob('*'):
+    if path.is_file():
+      path.write_bytes(b'garbage')
+  with pytest.raises(checkpoints.CheckpointError,
+                     match=r'checkpoints/4 cannot be restored.*delete .*checkpoints/4 to resume '
+                           r'from step 2'):
+    train.train_and_evaluate(tiny_config(num_train_steps=6), str(workdir))
+
+
+@requires_mnist
+def test_sigterm_saves_a_checkpoint_and_the_next_run_resumes(tmp_path):
+  def launch(num_steps):
+    return subprocess.Popen(
+        [sys.executable, '-m', 'gan_jax.main', '--config=gan_mnist', f'--workdir={tmp_path}',
+         f'--config.num_train_steps={num_steps}', '--config.log_every_steps=10',
+         '--config.checkpoint_every_steps=1000000', '--config.sample_every_steps=1000000',
+         '--config.batch_size=32'],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+  proc = launch(10_000_000)
+  deadline = time.time() + 180
+  while not (tmp_path / 'metrics.jsonl').exists() and time.time() < deadline:
+    time.sleep(0.5)
+  proc.send_signal(signal.SIGTERM)
+  output = proc.communicate(timeout=120)[0]
+  assert proc.returncode == 0, output
+  assert 'SIGTERM received' in output
+  steps = [int(s) for s in os.listdir(tmp_path / 'checkpoints')]
+  assert len(steps) == 1 and 0 < steps[0] < 10_000_000
+
+  proc = launch(steps[0] + 5)
+  output = proc.communicate(timeout=180)[0]
+  assert proc.returncode == 0, output
+  assert f'at step {steps[0]}.' in output
+  assert sorted(int(s) for s in os.listdir(tmp_path / 'checkpoints')) == [steps[0], steps[0] + 5]
