@@ -6,6 +6,8 @@ Non-saturating BCE on logits, Adam(2e-4, b1=0.5) for both networks.
 """
 import ml_collections
 
+from gan_jax import configs
+
 
 def get_config():
   config = ml_collections.ConfigDict()
@@ -17,6 +19,8 @@ def get_config():
   config.log_every_steps = 100
   config.checkpoint_every_steps = 2000
   config.sample_every_steps = 2000
+  config.eval_every_steps = 5000
+  config.eval_num_samples = 10_000
   config.max_checkpoints_to_keep = 3
 
   config.latent_dim = 100
@@ -28,4 +32,4 @@ def get_config():
   config.loss = 'non_saturating'
   config.optimizer = ml_collections.ConfigDict(dict(
       name='adam', g_learning_rate=2e-4, d_learning_rate=2e-4, b1=0.5, b2=0.999))
-  return config
+  return configs.add_gan_switches(config)

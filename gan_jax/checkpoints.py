@@ -6,6 +6,7 @@ any moment leaves only whole checkpoints behind, and the next run resumes from t
 import os
 
 import jax
+import ml_collections
 import orbax.checkpoint as ocp
 
 
@@ -31,6 +32,23 @@ def save(manager, state, data_state: dict, config) -> None:
       state=ocp.args.StandardSave(state),
       data=ocp.args.JsonSave(data_state),
       config=ocp.args.JsonSave(config.to_dict())), force=True)
+
+
+def restore_config(manager, step: int | None = None):
+  """The config a checkpoint was written with, as a ConfigDict."""
+  step = manager.latest_step() if step is None else step
+  if step is None:
+    raise CheckpointError(f'no checkpoints in {manager.directory}: train first, or pass the '
+                          'workdir of a run that saved one.')
+  if step not in manager.all_steps():
+    raise CheckpointError(f'no checkpoint for step {step} in {manager.directory}; it has steps '
+                          f'{sorted(manager.all_steps())}.')
+  try:
+    config = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+  except Exception as e:
+    raise CheckpointError(f'the config of checkpoint {manager.directory}/{step} cannot be read '
+                          f'({type(e).__name__}: {str(e)[:200]}).') from None
+  return ml_collections.ConfigDict(config)
 
 
 def abstract_like(state, sharding):

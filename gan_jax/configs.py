@@ -3,6 +3,7 @@
 An experiment is named on the command line (`--config=dcgan_mnist`) or given as a path to such a
 file; its fields are overridden with `--config.FIELD=VALUE`, type-checked by ml_collections.
 """
+import importlib.util
 import os
 import pathlib
 import sys
@@ -38,6 +39,14 @@ def experiment_path(name_or_path: str) -> str:
         f'{", ".join(available_experiments()) or "none"}. Pass one of these names, or a path to '
         'a .py file that defines get_config().')
   return str(path)
+
+
+def base_config(name: str):
+  """Another experiment's get_config() result, for experiments defined as variations of it."""
+  spec = importlib.util.spec_from_file_location(f'experiment_{name}', experiment_path(name))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
 
 
 def resolve_config_argv(argv: Sequence[str], flag: str = 'config') -> list[str]:
@@ -84,3 +93,17 @@ def flags_parser(argv: Sequence[str]) -> list[str]:
   except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+
+
+def add_gan_switches(config):
+  """The GAN stabilisers every GAN experiment exposes, all off: experiments and command lines
+  turn them on (see gan_jax/gan.py for what each does)."""
+  config.num_classes = 0          # > 0: class-conditional G and D
+  config.r1_weight = 0.0          # gamma of the R1 penalty on real data
+  config.gp_weight = 0.0          # lambda of the WGAN-GP penalty (use with loss='wasserstein')
+  config.label_smoothing = 0.0    # one-sided: real targets 1 - label_smoothing (BCE losses)
+  config.feature_matching = False  # G matches D's mean last-layer features instead
+  config.ema_decay = 0.0          # > 0: sample and evaluate with an EMA of G's weights
+  config.discriminator.spectral_norm = False
+  config.discriminator.minibatch_stddev = False
+  return config

@@ -1,4 +1,11 @@
-"""GAN losses as pure functions of the discriminator's logits (real = 1, fake = 0)."""
+"""GAN losses and regularisers as pure functions of the discriminator's outputs.
+
+Adversarial losses take the discriminator's logits (critic values for the Wasserstein loss) on
+real and generated batches; `config.loss` picks a (discriminator, generator) pair from GAN_LOSSES.
+Regularisers take `d_fn`, the discriminator as a function of its input, and are added to the
+discriminator's loss with the config's weight.
+"""
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -8,9 +15,10 @@ def bce_with_logits(logits, label: float):
   return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, jnp.full_like(logits, label)))
 
 
-def discriminator_bce(real_logits, fake_logits):
-  """-E log D(x) - E log(1 - D(G(z))): the discriminator's side of the minimax game."""
-  return bce_with_logits(real_logits, 1.0) + bce_with_logits(fake_logits, 0.0)
+def discriminator_bce(real_logits, fake_logits, real_label: float = 1.0):
+  """-E log D(x) - E log(1 - D(G(z))). real_label < 1 is one-sided label smoothing
+  (Salimans et al. 2016): only the real targets are softened."""
+  return bce_with_logits(real_logits, real_label) + bce_with_logits(fake_logits, 0.0)
 
 
 def generator_non_saturating(fake_logits):
@@ -23,8 +31,59 @@ def generator_minimax(fake_logits):
   return -bce_with_logits(fake_logits, 0.0)
 
 
+def discriminator_hinge(real_logits, fake_logits):
+  """E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))) (Lim & Ye 2017; Miyato et al. 2018)."""
+  return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
+def generator_hinge(fake_logits):
+  """-E D(G(z)); also the Wasserstein generator loss."""
+  return -jnp.mean(fake_logits)
+
+
+def discriminator_least_squares(real_logits, fake_logits):
+  """LSGAN (Mao et al. 2017), a=0, b=c=1: (E (D(x) - 1)^2 + E D(G(z))^2) / 2."""
+  return 0.5 * (jnp.mean((real_logits - 1.0) ** 2) + jnp.mean(fake_logits ** 2))
+
+
+def generator_least_squares(fake_logits):
+  return 0.5 * jnp.mean((fake_logits - 1.0) ** 2)
+
+
+def discriminator_wasserstein(real_logits, fake_logits):
+  """The critic's loss E D(G(z)) - E D(x) (Arjovsky et al. 2017); pair it with gp_weight."""
+  return jnp.mean(fake_logits) - jnp.mean(real_logits)
+
+
 # config.loss -> (discriminator loss, generator loss)
 GAN_LOSSES = {
     'non_saturating': (discriminator_bce, generator_non_saturating),
     'minimax': (discriminator_bce, generator_minimax),
+    'hinge': (discriminator_hinge, generator_hinge),
+    'least_squares': (discriminator_least_squares, generator_least_squares),
+    'wasserstein': (discriminator_wasserstein, generator_hinge),
 }
+
+
+def _input_gradient_norms_squared(d_fn, x):
+  # The sum over the batch gives each sample's own gradient: samples do not interact in d_fn.
+  grads = jax.grad(lambda inputs: jnp.sum(d_fn(inputs)))(x)
+  return jnp.sum(grads.reshape((x.shape[0], -1)) ** 2, axis=-1)
+
+
+def r1_penalty(d_fn, real):
+  """E ||grad_x D(x)||^2 / 2 on real data (Mescheder et al. 2018); the weight is gamma."""
+  return 0.5 * jnp.mean(_input_gradient_norms_squared(d_fn, real))
+
+
+def gradient_penalty(d_fn, real, fake, rng):
+  """E (||grad D(x_hat)|| - 1)^2 on random interpolates of real and fake (Gulrajani et al. 2017)."""
+  eps = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1))
+  interpolates = eps * real + (1.0 - eps) * fake
+  norms = jnp.sqrt(_input_gradient_norms_squared(d_fn, interpolates) + 1e-12)
+  return jnp.mean((norms - 1.0) ** 2)
+
+
+def feature_matching(real_features, fake_features):
+  """||E f(x) - E f(G(z))||^2 on D's last hidden layer: the G loss of Salimans et al. (2016)."""
+  return jnp.sum((jnp.mean(real_features, 0) - jnp.mean(fake_features, 0)) ** 2)

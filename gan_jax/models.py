@@ -3,9 +3,51 @@ import math
 from typing import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 _ACTIVATIONS = {'tanh': jnp.tanh, 'sigmoid': nn.sigmoid}
+
+
+def _with_labels(z, labels, num_classes: int):
+  """Conditioning of a generator: one-hot labels appended to the noise."""
+  return z if not num_classes else jnp.concatenate(
+      [z, jax.nn.one_hot(labels, num_classes, dtype=z.dtype)], axis=-1)
+
+
+def _maybe_spectral(layer: nn.Module, spectral_norm: bool):
+  """The layer, or the layer with its weight divided by its top singular value (Miyato et al.
+  2018); the power-iteration vector is a 'batch_stats' variable, updated when training."""
+  if not spectral_norm:
+    return lambda x, train: layer(x)
+  wrapped = nn.SpectralNorm(layer)
+  return lambda x, train: wrapped(x, update_stats=train)
+
+
+def minibatch_stddev(x, group_size: int = 4):
+  """Appends the mean over features of the per-group standard deviation as one more channel
+  (Karras et al. 2018), so D can see a lack of variety within a batch."""
+  n = x.shape[0]
+  group = min(group_size, n)
+  if n % group:
+    raise ValueError(f'minibatch stddev needs a batch divisible by {group}, got {n}')
+  grouped = x.reshape((group, n // group) + x.shape[1:])
+  std = jnp.sqrt(jnp.var(grouped, axis=0) + 1e-8)
+  stat = jnp.mean(std, axis=tuple(range(1, std.ndim)))  # one value per group column
+  stat = jnp.tile(stat, group).reshape((n,) + (1,) * (x.ndim - 1))
+  return jnp.concatenate([x, jnp.broadcast_to(stat, x.shape[:-1] + (1,))], axis=-1)
+
+
+def _discriminator_head(module: nn.Module, features, labels, train: bool):
+  """Features -> one logit; with classes, plus the projection <embed(y), features> (Miyato &
+  Koyama 2018). Sows the features into 'intermediates' for feature matching. Called inside the
+  discriminator's compact method, so its layers are the discriminator's own."""
+  module.sow('intermediates', 'features', features)
+  logits = _maybe_spectral(nn.Dense(1), module.spectral_norm)(features, train)[:, 0]
+  if module.num_classes:
+    embedding = nn.Embed(module.num_classes, features.shape[-1])(labels)
+    logits = logits + jnp.sum(embedding * features, axis=-1)
+  return logits
 
 
 class MLPGenerator(nn.Module):
@@ -13,11 +55,12 @@ class MLPGenerator(nn.Module):
   hidden_sizes: Sequence[int] = (128, 128, 100)
   image_shape: Sequence[int] = (28, 28, 1)
   output_activation: str = 'sigmoid'
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, z, train: bool = True):
+  def __call__(self, z, labels=None, train: bool = True):
     del train  # no dropout or normalisation
-    x = z
+    x = _with_labels(z, labels, self.num_classes)
     for size in self.hidden_sizes:
       x = nn.relu(nn.Dense(size)(x))
     x = nn.Dense(math.prod(self.image_shape))(x)
@@ -26,14 +69,18 @@ class MLPGenerator(nn.Module):
 
 class MLPDiscriminator(nn.Module):
   hidden_sizes: Sequence[int] = (128, 128, 100)
+  num_classes: int = 0
+  spectral_norm: bool = False
+  minibatch_stddev: bool = False
 
   @nn.compact
-  def __call__(self, x, train: bool = True):
-    del train
+  def __call__(self, x, labels=None, train: bool = True):
     x = x.reshape((x.shape[0], -1))
     for size in self.hidden_sizes:
-      x = nn.relu(nn.Dense(size)(x))
-    return nn.Dense(1)(x)[:, 0]
+      x = nn.relu(_maybe_spectral(nn.Dense(size), self.spectral_norm)(x, train))
+    if self.minibatch_stddev:
+      x = minibatch_stddev(x)
+    return _discriminator_head(self, x, labels, train)
 
 
 class DCGANGenerator(nn.Module):
@@ -45,12 +92,13 @@ class DCGANGenerator(nn.Module):
   base_features: int = 64
   channels: int = 1
   output_activation: str = 'tanh'
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, z, train: bool = True):
+  def __call__(self, z, labels=None, train: bool = True):
     norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9)
     f = self.base_features
-    x = nn.Dense(7 * 7 * 4 * f, use_bias=False)(z)
+    x = nn.Dense(7 * 7 * 4 * f, use_bias=False)(_with_labels(z, labels, self.num_classes))
     x = nn.leaky_relu(norm()(x), 0.2).reshape((-1, 7, 7, 4 * f))
     x = nn.ConvTranspose(2 * f, (5, 5), strides=(1, 1), padding='SAME', use_bias=False)(x)
     x = nn.leaky_relu(norm()(x), 0.2)
@@ -64,20 +112,50 @@ class DCGANDiscriminator(nn.Module):
   """Strided 5x5 convolutions with LeakyReLU(0.2) and dropout, then one logit."""
   base_features: int = 64
   dropout_rate: float = 0.3
+  num_classes: int = 0
+  spectral_norm: bool = False
+  minibatch_stddev: bool = False
 
   @nn.compact
-  def __call__(self, x, train: bool = True):
+  def __call__(self, x, labels=None, train: bool = True):
     for features in (self.base_features, 2 * self.base_features):
-      x = nn.Conv(features, (5, 5), strides=(2, 2), padding='SAME')(x)
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(nn.leaky_relu(x, 0.2))
-    return nn.Dense(1)(x.reshape((x.shape[0], -1)))[:, 0]
+      conv = nn.Conv(features, (5, 5), strides=(2, 2), padding='SAME')
+      x = nn.leaky_relu(_maybe_spectral(conv, self.spectral_norm)(x, train), 0.2)
+      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    if self.minibatch_stddev:
+      x = minibatch_stddev(x)
+    return _discriminator_head(self, x.reshape((x.shape[0], -1)), labels, train)
 
 
 def build_gan(config) -> tuple[nn.Module, nn.Module]:
   """The (generator, discriminator) pair that `config.model` names."""
-  g, d = config.generator.to_dict(), config.discriminator.to_dict()
+  classes = config.get('num_classes', 0)
+  g = dict(config.generator.to_dict(), num_classes=classes)
+  d = dict(config.discriminator.to_dict(), num_classes=classes)
   if config.model == 'mlp_gan':
     return MLPGenerator(**g), MLPDiscriminator(**d)
   if config.model == 'dcgan':
     return DCGANGenerator(**g), DCGANDiscriminator(**d)
   raise ValueError(f'unknown model {config.model!r}; known: mlp_gan, dcgan')
+
+
+class MNISTClassifier(nn.Module):
+  """VGG-style CNN: two blocks of two 3x3 convs and max-pooling, a hidden layer, 10 logits.
+
+  Returns (logits, features); the hidden layer's activations are the features the FID-style
+  metrics compare.
+  """
+  block_features: Sequence[int] = (32, 64)
+  hidden_size: int = 128
+  dropout_rate: float = 0.5
+  num_classes: int = 10
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    for features in self.block_features:
+      x = nn.relu(nn.Conv(features, (3, 3))(x))
+      x = nn.relu(nn.Conv(features, (3, 3))(x))
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    features = nn.relu(nn.Dense(self.hidden_size)(x.reshape((x.shape[0], -1))))
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
+    return nn.Dense(self.num_classes)(x), features

@@ -15,18 +15,22 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from gan_jax import checkpoints
+from gan_jax import classifier
 from gan_jax import gan
 from gan_jax import input_pipeline
 from gan_jax import writers
 
-SAMPLE_GRID_SIZE = 64
+# config.model -> the family that trains it. A family has init(rng) -> TrainState and a pure
+# train_step(state, batch, rng) -> (state, metrics); optionally sample_grid(state) -> images in
+# [0, 1] and evaluate(state) -> scalars.
+MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier}
 
 
 def build_model(config):
   """The model family that `config.model` belongs to."""
-  if config.model in ('dcgan', 'mlp_gan'):
-    return gan.GAN(config)
-  raise ValueError(f'unknown model {config.model!r}; known: dcgan, mlp_gan')
+  if config.model not in MODEL_FAMILIES:
+    raise ValueError(f'unknown model {config.model!r}; known: {", ".join(MODEL_FAMILIES)}')
+  return MODEL_FAMILIES[config.model](config)
 
 
 def make_mesh(devices=None) -> Mesh:
@@ -111,8 +115,8 @@ def train_and_evaluate(config, workdir: str, devices=None):
     logging.info('Resumed from %s at step %d.', manager.directory, int(state.step))
 
   train_step = make_train_step(model, mesh)
-  generate = jax.jit(model.generate)
-  sample_z = model.sample_latents(jax.random.PRNGKey(config.seed + 1), SAMPLE_GRID_SIZE)
+  sample_grid = jax.jit(model.sample_grid) if hasattr(model, 'sample_grid') else None
+  eval_every = config.get('eval_every_steps', 0) if hasattr(model, 'evaluate') else 0
   writer = writers.MetricWriter(workdir, enabled=is_chief)
   preemption = PreemptionHandler()
 
@@ -125,6 +129,10 @@ def train_and_evaluate(config, workdir: str, devices=None):
     while step < config.num_train_steps and preemption.received is None:
       state, metrics = train_step(state, global_batch(next(batches), mesh))
       step += 1
+      if window_metrics:
+        # At most two steps in flight: the host still prepares the next batch while the device
+        # works, and a preemption signal is acted on within a step or two, not a log window.
+        jax.block_until_ready(window_metrics[-1])
       window_metrics.append(metrics)
       done = step == config.num_train_steps
       if step % config.log_every_steps == 0 or done:
@@ -140,9 +148,13 @@ def train_and_evaluate(config, workdir: str, devices=None):
                      ' '.join(f'{k} {v:.4f}' for k, v in scalars.items() if 'per_sec' not in k),
                      _format_eta(eta))
         window_metrics, window_start, window_step = [], time.perf_counter(), step
-      if is_chief and (step % config.sample_every_steps == 0 or done):
+      if eval_every and (step % eval_every == 0 or done):
+        scalars = model.evaluate(state)
+        writer.write_scalars(step, scalars)
+        logging.info('step %d eval | %s', step, ' '.join(f'{k} {v:.4f}' for k, v in scalars.items()))
+      if sample_grid and is_chief and (step % config.sample_every_steps == 0 or done):
         path = f'{workdir}/samples/step_{step:07d}.png'
-        writers.save_image_grid(path, jax.device_get(generate(state, sample_z)))
+        writers.save_image_grid(path, jax.device_get(sample_grid(state)), columns=8)
       if step % config.checkpoint_every_steps == 0 or done or preemption.received:
         checkpoints.save(manager, state, batches.get_state(), config)
   finally:

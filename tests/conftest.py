@@ -26,7 +26,7 @@ requires_mnist = pytest.mark.skipif(not has_mnist(), reason='needs $GAN_JAX_DATA
 
 def tiny_config(name: str = 'dcgan_mnist', **overrides):
   """A real experiment shrunk to seconds: tiny networks, small batches, few steps."""
-  defaults = {'batch_size': 16, 'num_train_steps': 4, 'log_every_steps': 2,
+  defaults = {'batch_size': 16, 'num_train_steps': 4, 'log_every_steps': 2, 'eval_every_steps': 0,
               'checkpoint_every_steps': 2, 'sample_every_steps': 2}
   if name == 'dcgan_mnist':
     defaults.update({'generator.base_features': 4, 'discriminator.base_features': 4})

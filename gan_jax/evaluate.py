@@ -1,0 +1,57 @@
+"""Evaluates a checkpoint: `python -m gan_jax.evaluate --workdir=DIR [--num_samples=N] [--step=S]`.
+
+The last line printed is one JSON object: the family's metrics (for GANs: FID, logits FD, class
+score, precision, recall against the MNIST test set, with the fixed reference classifier), the
+sample count and the checkpoint's step. `--real_floor` prints the same metrics for real training
+images instead, the reference every GAN number is read against.
+"""
+import json
+import sys
+
+from absl import app
+from absl import flags
+import jax
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from gan_jax import checkpoints
+from gan_jax import reference
+from gan_jax import train
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'The run whose checkpoint to evaluate.')
+_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 10_000, 'Generated samples to evaluate.')
+_STEP = flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
+_REAL_FLOOR = flags.DEFINE_bool('real_floor', False, 'Evaluate num_samples real training images.')
+
+
+def evaluate_checkpoint(workdir: str, num_samples: int, step: int | None = None) -> dict:
+  manager = checkpoints.make_manager(workdir, read_only=True)
+  config = checkpoints.restore_config(manager, step)
+  step = manager.latest_step() if step is None else step
+  model = train.build_model(config)
+  mesh = train.make_mesh()
+  template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
+  state, _, _ = checkpoints.restore(
+      manager, checkpoints.abstract_like(template, NamedSharding(mesh, P())), step)
+  return {**model.evaluate(state, num_samples), 'num_samples': num_samples, 'step': step,
+          'experiment': config.model}
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  try:
+    if _REAL_FLOOR.value:
+      result = {**reference.real_data_floor(_NUM_SAMPLES.value), 'num_samples': _NUM_SAMPLES.value,
+                'real_floor': True}
+    elif _WORKDIR.value:
+      result = evaluate_checkpoint(_WORKDIR.value, _NUM_SAMPLES.value, _STEP.value)
+    else:
+      raise app.UsageError('pass --workdir=DIR (or --real_floor)')
+  except checkpoints.CheckpointError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  print(json.dumps(result))
+
+
+if __name__ == '__main__':
+  app.run(main)

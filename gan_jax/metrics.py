@@ -1,0 +1,72 @@
+"""Sample-quality metrics on a fixed classifier's outputs, as pure JAX functions.
+
+* Frechet distance between Gaussians fitted to two feature sets (FID when the features are the
+  reference classifier's penultimate layer; TF-GAN's `mnist_frechet_distance` on its logits).
+* Class score exp(E_x KL(p(y|x) || p(y))) (TF-GAN's `mnist_score`, at most the class count).
+* Precision and recall of Kynkaenniemi et al. (2019): the share of one set inside the union of
+  k-NN balls around the other set's points.
+"""
+import jax
+import jax.numpy as jnp
+
+
+def gaussian_stats(features):
+  """Mean and (unbiased) covariance of [N, D] features."""
+  features = jnp.asarray(features, jnp.float32)
+  mean = features.mean(0)
+  centred = features - mean
+  return mean, centred.T @ centred / (features.shape[0] - 1)
+
+
+def _psd_sqrt(matrix):
+  eigenvalues, vectors = jnp.linalg.eigh(matrix)
+  return (vectors * jnp.sqrt(jnp.clip(eigenvalues, 0.0))) @ vectors.T
+
+
+@jax.jit
+def frechet_distance(mean1, cov1, mean2, cov2):
+  """|m1 - m2|^2 + tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2), via symmetric eigendecompositions."""
+  sqrt_cov1 = _psd_sqrt(cov1)
+  middle = sqrt_cov1 @ cov2 @ sqrt_cov1
+  trace_sqrt = jnp.sum(jnp.sqrt(jnp.clip(jnp.linalg.eigvalsh((middle + middle.T) / 2), 0.0)))
+  return jnp.sum((mean1 - mean2) ** 2) + jnp.trace(cov1) + jnp.trace(cov2) - 2.0 * trace_sqrt
+
+
+def frechet_distance_of(features1, features2):
+  return float(frechet_distance(*gaussian_stats(features1), *gaussian_stats(features2)))
+
+
+@jax.jit
+def class_score(logits):
+  """exp(E_x KL(p(y|x) || p(y))) with p(y) the mean prediction; 1 (one class) .. num_classes."""
+  log_p = jax.nn.log_softmax(logits)
+  log_marginal = jnp.log(jnp.mean(jnp.exp(log_p), axis=0))
+  kl = jnp.sum(jnp.exp(log_p) * (log_p - log_marginal), axis=-1)
+  return jnp.exp(jnp.mean(kl))
+
+
+def _squared_distances(a, b):
+  return jnp.maximum(jnp.sum(a * a, 1)[:, None] - 2.0 * a @ b.T + jnp.sum(b * b, 1)[None, :], 0.0)
+
+
+def _chunks(x, size):
+  return [x[i:i + size] for i in range(0, x.shape[0], size)]
+
+
+def knn_radii(features, k: int, chunk: int = 1000):
+  """Squared distance from each point to its k-th nearest other point in the same set."""
+  kth = jax.jit(lambda q: -jax.lax.top_k(-_squared_distances(q, features), k + 1)[0][:, k])
+  return jnp.concatenate([kth(q) for q in _chunks(features, chunk)])
+
+
+def coverage(queries, support, support_radii, chunk: int = 1000):
+  """Share of queries inside at least one ball (support point, its k-NN radius)."""
+  inside = jax.jit(lambda q: jnp.any(_squared_distances(q, support) <= support_radii[None], 1))
+  return float(jnp.mean(jnp.concatenate([inside(q) for q in _chunks(queries, chunk)])))
+
+
+def precision_recall(real, fake, k: int = 3):
+  real, fake = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  precision = coverage(fake, real, knn_radii(real, k))
+  recall = coverage(real, fake, knn_radii(fake, k))
+  return precision, recall

@@ -1,0 +1,101 @@
+"""The fixed reference MNIST classifier, and the sample-quality metrics computed with it.
+
+Its weights ship with the package (`assets/mnist_classifier.msgpack`) and are checked against
+REFERENCE_SHA256 on load, so a metric means the same thing in every run and on every machine.
+They come from `./run.sh train mnist_classifier` (recipe and accuracy in the README), exported by
+`python -m gan_jax.reference --workdir=runs/mnist_classifier`.
+"""
+import functools
+import hashlib
+import pathlib
+
+from absl import app
+from absl import flags
+import flax.serialization
+import jax
+import numpy as np
+
+from gan_jax import checkpoints
+from gan_jax import classifier
+from gan_jax import input_pipeline
+from gan_jax import metrics
+from gan_jax import models
+
+ASSET = pathlib.Path(__file__).resolve().parent / 'assets' / 'mnist_classifier.msgpack'
+REFERENCE_SHA256 = None  # set by export; see module docstring
+ARCHITECTURE = dict(block_features=(32, 64), hidden_size=128, dropout_rate=0.5)
+NUM_REAL = 10_000  # the whole MNIST test set
+
+
+def _sha256(path) -> str:
+  with open(path, 'rb') as f:
+    return hashlib.file_digest(f, 'sha256').hexdigest()
+
+
+@functools.cache
+def load():
+  """(module, params) of the reference classifier, after checking the weights' hash."""
+  if not ASSET.is_file():
+    raise FileNotFoundError(f'{ASSET} is missing; reinstall the package.')
+  digest = _sha256(ASSET)
+  if digest != REFERENCE_SHA256:
+    raise ValueError(f'{ASSET} has sha256 {digest}, expected {REFERENCE_SHA256}: these are not '
+                     'the reference weights every metric is defined with; reinstall the package.')
+  params = flax.serialization.msgpack_restore(ASSET.read_bytes())
+  return models.MNISTClassifier(**ARCHITECTURE), params
+
+
+def logits_and_features(images01: np.ndarray):
+  module, params = load()
+  return classifier.classify(module, params, np.asarray(images01, np.float32))
+
+
+@functools.cache
+def _real_outputs(split: str, count: int):
+  images = input_pipeline.load_split('mnist', split)['image'][:count]
+  return logits_and_features(images.astype(np.float32) / 255.0)
+
+
+def image_metrics(images01: np.ndarray, labels: np.ndarray | None = None,
+                  real_split: str = 'test') -> dict[str, float]:
+  """FID, logits FD, class score, precision and recall (k=3) of images in [0, 1] against the
+  MNIST test set; with `labels` (conditional generation), the classifier's agreement with them."""
+  real_logits, real_features = _real_outputs(real_split, NUM_REAL)
+  logits, features = logits_and_features(images01)
+  precision, recall = metrics.precision_recall(real_features, features)
+  result = {
+      'fid': metrics.frechet_distance_of(real_features, features),
+      'logits_fd': metrics.frechet_distance_of(real_logits, logits),
+      'class_score': float(metrics.class_score(logits)),
+      'precision': precision, 'recall': recall,
+  }
+  if labels is not None:
+    result['label_agreement'] = float(np.mean(np.argmax(logits, -1) == labels))
+  return result
+
+
+def real_data_floor(num_samples: int = NUM_REAL) -> dict[str, float]:
+  """The metrics of real images (the first num_samples training images) against the test set."""
+  images = input_pipeline.load_split('mnist', 'train')['image'][:num_samples]
+  return image_metrics(images.astype(np.float32) / 255.0)
+
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'A finished mnist_classifier run to export.')
+
+
+def main(argv):
+  del argv
+  manager = checkpoints.make_manager(_WORKDIR.value, read_only=True)
+  model = classifier.Classifier(checkpoints.restore_config(manager))
+  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
+  state, _, _ = checkpoints.restore(manager, checkpoints.abstract_like(template, device))
+  params = jax.device_get(state.networks['classifier'].params)
+  ASSET.write_bytes(flax.serialization.msgpack_serialize(params))
+  print(f'wrote {ASSET}: sha256 {_sha256(ASSET)}, test accuracy '
+        f'{model.evaluate(state)["test_accuracy"]:.4f}')
+
+
+if __name__ == '__main__':
+  flags.mark_flag_as_required('workdir')
+  app.run(main)
