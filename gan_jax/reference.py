@@ -22,7 +22,7 @@ from gan_jax import metrics
 from gan_jax import models
 
 ASSET = pathlib.Path(__file__).resolve().parent / 'assets' / 'mnist_classifier.msgpack'
-REFERENCE_SHA256 = None  # set by export; see module docstring
+REFERENCE_SHA256 = 'a420b3ae932953261b292e558526d698d538200cd0df3a3b7f62a480af8ff697'
 ARCHITECTURE = dict(block_features=(32, 64), hidden_size=128, dropout_rate=0.5)
 NUM_REAL = 10_000  # the whole MNIST test set
 
@@ -80,12 +80,10 @@ def real_data_floor(num_samples: int = NUM_REAL) -> dict[str, float]:
   return image_metrics(images.astype(np.float32) / 255.0)
 
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'A finished mnist_classifier run to export.')
-
-
 def main(argv):
+  """Exports a finished mnist_classifier run's weights as the package's reference weights."""
   del argv
-  manager = checkpoints.make_manager(_WORKDIR.value, read_only=True)
+  manager = checkpoints.make_manager(flags.FLAGS.workdir, read_only=True)
   model = classifier.Classifier(checkpoints.restore_config(manager))
   device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
   template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
@@ -97,5 +95,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  # Defined here, not at import, so that modules importing this one keep their own --workdir.
+  flags.DEFINE_string('workdir', None, 'A finished mnist_classifier run to export.')
   flags.mark_flag_as_required('workdir')
   app.run(main)

@@ -90,6 +90,11 @@ class PreemptionHandler:
       signal.signal(sig, handler)
 
 
+def _due(step: int, every: int, force=False) -> bool:
+  """Whether a periodic action (every `every` steps; never if 0) happens at `step`."""
+  return bool(force) or (every > 0 and step % every == 0)
+
+
 def _format_eta(seconds: float) -> str:
   seconds = int(seconds)
   return f'{seconds // 3600}h{seconds % 3600 // 60:02d}m' if seconds >= 3600 else (
@@ -135,11 +140,10 @@ def train_and_evaluate(config, workdir: str, devices=None):
         jax.block_until_ready(window_metrics[-1])
       window_metrics.append(metrics)
       done = step == config.num_train_steps
-      if step % config.log_every_steps == 0 or done:
+      if _due(step, config.log_every_steps, done):
         scalars = {k: float(np.mean(v)) for k, v in
                    jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(window_metrics)).items()}
-        elapsed = time.perf_counter() - window_start
-        scalars['steps_per_sec'] = (step - window_step) / elapsed
+        scalars['steps_per_sec'] = (step - window_step) / (time.perf_counter() - window_start)
         scalars['images_per_sec'] = scalars['steps_per_sec'] * config.batch_size
         writer.write_scalars(step, scalars)
         eta = (config.num_train_steps - step) / scalars['steps_per_sec']
@@ -148,15 +152,17 @@ def train_and_evaluate(config, workdir: str, devices=None):
                      ' '.join(f'{k} {v:.4f}' for k, v in scalars.items() if 'per_sec' not in k),
                      _format_eta(eta))
         window_metrics, window_start, window_step = [], time.perf_counter(), step
-      if eval_every and (step % eval_every == 0 or done):
+      side_work_start = time.perf_counter()
+      if eval_every and _due(step, eval_every, done):
         scalars = model.evaluate(state)
         writer.write_scalars(step, scalars)
         logging.info('step %d eval | %s', step, ' '.join(f'{k} {v:.4f}' for k, v in scalars.items()))
-      if sample_grid and is_chief and (step % config.sample_every_steps == 0 or done):
+      if sample_grid and is_chief and _due(step, config.sample_every_steps, done):
         path = f'{workdir}/samples/step_{step:07d}.png'
         writers.save_image_grid(path, jax.device_get(sample_grid(state)), columns=8)
-      if step % config.checkpoint_every_steps == 0 or done or preemption.received:
+      if _due(step, config.checkpoint_every_steps, done or preemption.received):
         checkpoints.save(manager, state, batches.get_state(), config)
+      window_start += time.perf_counter() - side_work_start  # rates count training alone
   finally:
     manager.wait_until_finished()
     manager.close()

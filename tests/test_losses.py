@@ -30,3 +30,48 @@ def test_stable_for_large_logits():
                 losses.generator_minimax(big)):
     assert jnp.isfinite(value)
   np.testing.assert_allclose(losses.generator_non_saturating(jnp.array([-200.0])), 200.0, rtol=1e-6)
+
+
+def test_hinge_least_squares_wasserstein_hand_computed():
+  real, fake = jnp.array([2.0, 0.5]), jnp.array([-2.0, 0.0])
+  # hinge: mean(relu(1 - real)) = (0 + 0.5)/2; mean(relu(1 + fake)) = (0 + 1)/2.
+  np.testing.assert_allclose(losses.discriminator_hinge(real, fake), 0.75, rtol=1e-6)
+  np.testing.assert_allclose(losses.generator_hinge(fake), 1.0, rtol=1e-6)
+  # LSGAN: 0.5 * (mean((real-1)^2) + mean(fake^2)) = 0.5 * ((1 + 0.25)/2 + (4 + 0)/2).
+  np.testing.assert_allclose(losses.discriminator_least_squares(real, fake), 1.3125, rtol=1e-6)
+  np.testing.assert_allclose(losses.generator_least_squares(fake), 0.5 * (9 + 1) / 2, rtol=1e-6)
+  np.testing.assert_allclose(losses.discriminator_wasserstein(real, fake), -1.0 - 1.25, rtol=1e-6)
+
+
+def test_one_sided_label_smoothing_softens_only_real_targets():
+  value = losses.discriminator_bce(jnp.array([0.0]), jnp.array([0.0]), real_label=0.9)
+  np.testing.assert_allclose(value, 2 * math.log(2), rtol=1e-6)  # at logit 0 BCE is log 2 for any target
+  smoothed = losses.discriminator_bce(jnp.array([10.0]), jnp.array([-10.0]), real_label=0.9)
+  plain = losses.discriminator_bce(jnp.array([10.0]), jnp.array([-10.0]))
+  # With a target of 0.9, a confident real logit costs 0.1 * 10 more (BCE = softplus(l) - t l).
+  np.testing.assert_allclose(smoothed - plain, 1.0, rtol=1e-3)
+
+
+def test_r1_is_zero_for_a_constant_discriminator_and_half_w_squared_for_a_linear_one():
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(8, 4, 4, 1)), jnp.float32)
+  assert float(losses.r1_penalty(lambda v: jnp.full(v.shape[0], 3.0) + 0 * v.sum(), x)) == 0.0
+  w = jnp.arange(16.0).reshape(4, 4, 1) / 10
+  linear = lambda v: jnp.sum(v * w, axis=(1, 2, 3))
+  np.testing.assert_allclose(losses.r1_penalty(linear, x), 0.5 * float(jnp.sum(w ** 2)), rtol=1e-5)
+
+
+def test_gradient_penalty_vanishes_for_unit_norm_linear_critic():
+  rng = np.random.default_rng(1)
+  real, fake = (jnp.asarray(rng.normal(size=(8, 5)), jnp.float32) for _ in range(2))
+  w = jnp.array([0.6, 0.8, 0.0, 0.0, 0.0])  # ||w|| = 1
+  import jax
+  key = jax.random.PRNGKey(0)
+  assert float(losses.gradient_penalty(lambda v: v @ w, real, fake, key)) < 1e-8
+  np.testing.assert_allclose(losses.gradient_penalty(lambda v: v @ (2 * w), real, fake, key), 1.0,
+                             rtol=1e-5)
+
+
+def test_feature_matching_hand_computed():
+  real = jnp.array([[1.0, 2.0], [3.0, 4.0]])  # mean (2, 3)
+  fake = jnp.array([[0.0, 0.0], [2.0, 2.0]])  # mean (1, 1)
+  np.testing.assert_allclose(losses.feature_matching(real, fake), 1.0 + 4.0, rtol=1e-6)

@@ -148,3 +148,46 @@ def test_sigterm_saves_a_checkpoint_and_the_next_run_resumes(tmp_path):
   assert proc.returncode == 0, output
   assert f'at step {steps[0]}.' in output
   assert sorted(int(s) for s in os.listdir(tmp_path / 'checkpoints')) == [steps[0], steps[0] + 5]
+
+
+def test_ema_generator_follows_the_generator(devices):
+  config = tiny_config('gan_mnist', ema_decay=0.9)
+  mesh = train.make_mesh(devices)
+  model = train.build_model(config)
+  state = train.create_state(model, config, mesh)
+  initial = jax.device_get(state.networks['generator'].params)
+  state, _ = train.make_train_step(model, mesh)(state, train.global_batch(synthetic_batch(), mesh))
+  state = jax.device_get(state)
+  expected = jax.tree.map(lambda old, new: 0.9 * old + 0.1 * new, initial,
+                          state.networks['generator'].params)
+  assert_trees_close(state.networks['generator_ema'].params, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_conditional_sample_grid_has_one_row_per_class(devices):
+  config = tiny_config('cdcgan_mnist', **{'generator.base_features': 4,
+                                          'discriminator.base_features': 4})
+  mesh = train.make_mesh(devices)
+  model = train.build_model(config)
+  state, _ = run_steps(config, devices, 1, synthetic_batch())
+  assert model.sample_grid(state).shape == (80, 28, 28, 1)
+
+
+@requires_mnist
+def test_evaluate_prints_metrics_json_last(straight_run):
+  workdir, _ = straight_run
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.evaluate', f'--workdir={workdir}', '--num_samples=300'],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  metrics = json.loads(result.stdout.strip().splitlines()[-1])
+  assert metrics['step'] == 4 and metrics['num_samples'] == 300
+  assert {'fid', 'logits_fd', 'class_score', 'precision', 'recall'} <= set(metrics)
+  assert 1.0 <= metrics['class_score'] <= 10.0 and metrics['fid'] > 0
+
+
+def test_evaluate_without_checkpoints_is_a_clear_error(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.evaluate', f'--workdir={tmp_path}'],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1
+  assert 'no checkpoints in' in result.stderr and 'Traceback' not in result.stderr

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from gan_jax import input_pipeline
+from gan_jax import reference
+from conftest import requires_mnist
+
+
+@requires_mnist
+def test_reference_classifier_reaches_its_accuracy_on_a_test_slice():
+  test = input_pipeline.load_split('mnist', 'test')
+  logits, features = reference.logits_and_features(test['image'][:2000] / 255.0)
+  assert features.shape == (2000, reference.ARCHITECTURE['hidden_size'])
+  assert np.mean(np.argmax(logits, -1) == test['label'][:2000]) >= 0.99
+
+
+def test_weights_are_checked_against_their_hash(monkeypatch):
+  monkeypatch.setattr(reference, 'REFERENCE_SHA256', '0' * 64)
+  reference.load.cache_clear()
+  try:
+    with pytest.raises(ValueError, match='not the reference weights'):
+      reference.load()
+  finally:
+    reference.load.cache_clear()
+
+
+@requires_mnist
+def test_real_images_score_like_real_images():
+  floor = reference.real_data_floor(2000)
+  assert floor['class_score'] > 9.5
+  assert floor['precision'] > 0.6 and floor['recall'] > 0.6
+  # A generator of one digit: low class score and low recall.
+  train = input_pipeline.load_split('mnist', 'train')
+  ones = train['image'][train['label'] == 1][:2000] / 255.0
+  collapsed = reference.image_metrics(ones)
+  assert collapsed['class_score'] < 1.5 and collapsed['recall'] < 0.2
+  assert collapsed['fid'] > 10 * floor['fid']
