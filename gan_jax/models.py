@@ -5,6 +5,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _ACTIVATIONS = {'tanh': jnp.tanh, 'sigmoid': nn.sigmoid}
 
@@ -83,6 +84,52 @@ class MLPDiscriminator(nn.Module):
     return _discriminator_head(self, x, labels, train)
 
 
+def _stride2_phase_taps(kernel_size: int):
+  """For lax.conv_transpose(stride 2, 'SAME'): output phase p in {0, 1} reads input offset d
+  through kernel tap k, as {p: {d: k}}; with the smallest and largest offset."""
+  pad_low = kernel_size - 1 if kernel_size < 3 else -(-kernel_size // 2)  # lax's SAME rule
+  taps = {p: {(p + k - pad_low) // 2: k for k in range(kernel_size) if (p + k - pad_low) % 2 == 0}
+          for p in (0, 1)}
+  offsets = [d for phase in taps.values() for d in phase]
+  return taps, min(offsets), max(offsets)
+
+
+class SubpixelConvTranspose(nn.Module):
+  """nn.ConvTranspose(features, (k, k), strides=(2, 2), padding='SAME'), same parameters and
+  same function, computed as one stride-1 convolution to 4x the channels (one group per output
+  phase, built from the kernel's taps) followed by depth-to-space.
+
+  XLA's CPU gradient of a strided transposed convolution is slow (it dilates the input with
+  zeros); this form does no multiplications by inserted zeros and is ~10x faster there.
+  """
+  features: int
+  kernel_size: int = 5
+  use_bias: bool = True
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel_size
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (k, k, x.shape[-1], self.features))
+    taps, low, high = _stride2_phase_taps(k)
+    window = high - low + 1
+    index = np.full((window, 2), k)  # tap k (out of range) is the zero padding below
+    for phase, offsets in taps.items():
+      for offset, tap in offsets.items():
+        index[offset - low, phase] = tap
+    padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
+    phases = padded[index[:, None, :, None], index[None, :, None, :]]  # (w, w, 2, 2, in, out)
+    phases = phases.transpose(0, 1, 4, 2, 3, 5).reshape(window, window, x.shape[-1], -1)
+    y = jax.lax.conv_general_dilated(x, phases, (1, 1), ((-low, high), (-low, high)),
+                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    n, h, w, _ = y.shape
+    y = y.reshape(n, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
+    y = y.reshape(n, 2 * h, 2 * w, self.features)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    return y
+
+
 class DCGANGenerator(nn.Module):
   """Radford et al. (2016) for 28x28: Dense -> 7x7x(4f) -> ConvT 2f (s1) -> ConvT f (s2) -> ConvT c (s2).
 
@@ -102,9 +149,10 @@ class DCGANGenerator(nn.Module):
     x = nn.leaky_relu(norm()(x), 0.2).reshape((-1, 7, 7, 4 * f))
     x = nn.ConvTranspose(2 * f, (5, 5), strides=(1, 1), padding='SAME', use_bias=False)(x)
     x = nn.leaky_relu(norm()(x), 0.2)
-    x = nn.ConvTranspose(f, (5, 5), strides=(2, 2), padding='SAME', use_bias=False)(x)
+    # Named as the nn.ConvTranspose layers they compute, so parameters and checkpoints agree.
+    x = SubpixelConvTranspose(f, 5, use_bias=False, name='ConvTranspose_1')(x)
     x = nn.leaky_relu(norm()(x), 0.2)
-    x = nn.ConvTranspose(self.channels, (5, 5), strides=(2, 2), padding='SAME')(x)
+    x = SubpixelConvTranspose(self.channels, 5, name='ConvTranspose_2')(x)
     return _ACTIVATIONS[self.output_activation](x)
 
 

@@ -1,3 +1,5 @@
+import flax.linen as nn
+import pytest
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -80,3 +82,19 @@ def test_conditional_discriminator_depends_on_labels():
   a = d.apply(variables, x, jnp.array([0, 0]), train=False)
   b = d.apply(variables, x, jnp.array([3, 3]), train=False)
   assert not np.allclose(a, b)
+
+
+@pytest.mark.parametrize('kernel_size', [5, 4, 3])
+def test_subpixel_conv_transpose_equals_conv_transpose(kernel_size):
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 7, 7, 6))
+  reference = nn.ConvTranspose(5, (kernel_size, kernel_size), strides=(2, 2), padding='SAME')
+  fast = models.SubpixelConvTranspose(5, kernel_size)
+  variables = reference.init(jax.random.PRNGKey(1), x)
+  # Same parameter shapes and the same initial values from the same key.
+  assert_trees_equal = lambda a, b: jax.tree.map(np.testing.assert_array_equal, a, b)
+  assert_trees_equal(fast.init(jax.random.PRNGKey(1), x), variables)
+  np.testing.assert_allclose(fast.apply(variables, x), reference.apply(variables, x), atol=1e-5)
+  loss = lambda module: lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)))
+  grads = jax.grad(loss(fast), argnums=(0, 1))(variables, x)
+  expected = jax.grad(loss(reference), argnums=(0, 1))(variables, x)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4), grads, expected)
