@@ -60,6 +60,7 @@ class GAN:
 
   def init(self, rng, image_shape=(28, 28, 1)) -> TrainState:
     g_key, d_key, rng = jax.random.split(rng, 3)
+    # A batch of 4 for init: minibatch stddev groups samples by 4.
     labels = jnp.zeros((4,), jnp.int32) if self.num_classes else None
     g_vars = self.generator.init(g_key, jnp.zeros((4, self.config.latent_dim)), labels,
                                  train=False)
