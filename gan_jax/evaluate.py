@@ -18,14 +18,21 @@ from gan_jax import reference
 from gan_jax import train
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The run whose checkpoint to evaluate.')
-_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 10_000, 'Generated samples to evaluate.')
+_NUM_SAMPLES = flags.DEFINE_integer(
+    'num_samples', 10_000, 'GANs: generated samples to evaluate; VAEs: test images.')
 _STEP = flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
+_IMPORTANCE_SAMPLES = flags.DEFINE_integer(
+    'importance_samples', 5000, 'VAEs: importance samples k of the test NLL estimate.')
 _REAL_FLOOR = flags.DEFINE_bool('real_floor', False, 'Evaluate num_samples real training images.')
 
 
-def evaluate_checkpoint(workdir: str, num_samples: int, step: int | None = None) -> dict:
+def evaluate_checkpoint(workdir: str, num_samples: int, step: int | None = None,
+                        importance_samples: int = 5000) -> dict:
   manager = checkpoints.make_manager(workdir, read_only=True)
   config = checkpoints.restore_config(manager, step)
+  if 'eval_importance_samples' in config:  # VAEs
+    config.eval_importance_samples = importance_samples
+    config.eval_chunk = min(config.eval_chunk, importance_samples)
   step = manager.latest_step() if step is None else step
   model = train.build_model(config)
   mesh = train.make_mesh()
@@ -44,7 +51,8 @@ def main(argv):
       result = {**reference.real_data_floor(_NUM_SAMPLES.value), 'num_samples': _NUM_SAMPLES.value,
                 'real_floor': True}
     elif _WORKDIR.value:
-      result = evaluate_checkpoint(_WORKDIR.value, _NUM_SAMPLES.value, _STEP.value)
+      result = evaluate_checkpoint(_WORKDIR.value, _NUM_SAMPLES.value, _STEP.value,
+                                   _IMPORTANCE_SAMPLES.value)
     else:
       raise app.UsageError('pass --workdir=DIR (or --real_floor)')
   except checkpoints.CheckpointError as e:

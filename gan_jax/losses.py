@@ -87,3 +87,41 @@ def gradient_penalty(d_fn, real, fake, rng):
 def feature_matching(real_features, fake_features):
   """||E f(x) - E f(G(z))||^2 on D's last hidden layer: the G loss of Salimans et al. (2016)."""
   return jnp.sum((jnp.mean(real_features, 0) - jnp.mean(fake_features, 0)) ** 2)
+
+
+# --- Variational objectives: per-example terms, shape (batch,) unless noted. ---
+
+def gaussian_kl(mean, logvar):
+  """KL(N(mean, exp(logvar)) || N(0, I)) in closed form, summed over latent dimensions."""
+  return 0.5 * jnp.sum(jnp.exp(logvar) + mean ** 2 - 1.0 - logvar, axis=-1)
+
+
+def gaussian_log_density(z, mean, logvar):
+  """log N(z; mean, exp(logvar)), summed over the last axis."""
+  return -0.5 * jnp.sum(jnp.log(2 * jnp.pi) + logvar + (z - mean) ** 2 / jnp.exp(logvar), axis=-1)
+
+
+def bernoulli_log_likelihood(logits, x):
+  """log p(x | logits) of binary x, summed over all but the leading axes."""
+  ll = -optax.sigmoid_binary_cross_entropy(logits, x)
+  return jnp.sum(ll.reshape(ll.shape[:-3] + (-1,)), axis=-1)
+
+
+def free_bits_kl(mean, logvar, free_bits: float):
+  """KL with each latent dimension's batch-mean KL floored at free_bits nats (Kingma et al.
+  2016), so the optimiser gains nothing by collapsing dimensions below it. Returns a scalar."""
+  per_dim = 0.5 * jnp.mean(jnp.exp(logvar) + mean ** 2 - 1.0 - logvar, axis=0)
+  return jnp.sum(jnp.maximum(per_dim, free_bits))
+
+
+def iwae_bound(log_weights):
+  """log (1/k) sum_i w_i from [k, batch] log importance weights (Burda et al. 2015); k = 1 is
+  the ELBO's Monte-Carlo estimate, and the bound tightens as k grows."""
+  k = log_weights.shape[0]
+  return jax.nn.logsumexp(log_weights, axis=0) - jnp.log(k)
+
+
+def active_units(posterior_means, threshold: float = 0.01):
+  """Burda et al.'s count: latent dimensions u with Cov_x(E_q(z|x)[z_u]) > threshold, from
+  [N, latent] posterior means."""
+  return jnp.sum(jnp.var(posterior_means, axis=0) > threshold)

@@ -207,3 +207,36 @@ class MNISTClassifier(nn.Module):
     features = nn.relu(nn.Dense(self.hidden_size)(x.reshape((x.shape[0], -1))))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
     return nn.Dense(self.num_classes)(x), features
+
+
+class MLPVAE(nn.Module):
+  """Burda et al. (2015)'s one-stochastic-layer VAE: 784-200-200 tanh encoder to a diagonal
+  Gaussian, mirrored decoder to Bernoulli logits."""
+  hidden_sizes: Sequence[int] = (200, 200)
+  latent_dim: int = 50
+  image_shape: Sequence[int] = (28, 28, 1)
+
+  def setup(self):
+    self.encoder = [nn.Dense(size) for size in self.hidden_sizes]
+    self.posterior = nn.Dense(2 * self.latent_dim)
+    self.decoder = [nn.Dense(size) for size in reversed(self.hidden_sizes)]
+    self.likelihood = nn.Dense(math.prod(self.image_shape))
+
+  def encode(self, x):
+    """Images -> (mean, log-variance) of q(z | x)."""
+    h = x.reshape((x.shape[0], -1))
+    for layer in self.encoder:
+      h = jnp.tanh(layer(h))
+    mean, logvar = jnp.split(self.posterior(h), 2, axis=-1)
+    return mean, logvar
+
+  def decode(self, z):
+    """Latents [..., latent_dim] -> Bernoulli logits [..., *image_shape]."""
+    h = z
+    for layer in self.decoder:
+      h = jnp.tanh(layer(h))
+    return self.likelihood(h).reshape(z.shape[:-1] + tuple(self.image_shape))
+
+  def __call__(self, x):
+    mean, _ = self.encode(x)
+    return self.decode(mean)

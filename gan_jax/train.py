@@ -18,12 +18,14 @@ from gan_jax import checkpoints
 from gan_jax import classifier
 from gan_jax import gan
 from gan_jax import input_pipeline
+from gan_jax import vae
 from gan_jax import writers
 
 # config.model -> the family that trains it. A family has init(rng) -> TrainState and a pure
 # train_step(state, batch, rng) -> (state, metrics); optionally sample_grid(state) -> images in
 # [0, 1] and evaluate(state) -> scalars.
-MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier}
+MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier,
+                  'vae': vae.VAE}
 
 
 def build_model(config):

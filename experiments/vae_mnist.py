@@ -1,0 +1,32 @@
+"""The classic MLP VAE on dynamically binarised MNIST (Burda et al. 2015's architecture):
+784-200-200 tanh encoder, 50-d Gaussian latent, mirrored decoder, Bernoulli likelihood on logits.
+ELBO with the analytic KL; Adam(1e-3, eps=1e-4), batch 100. `--config.objective=iwae
+--config.num_importance_samples=50` trains the IWAE bound instead."""
+import ml_collections
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.model = 'vae'
+  config.dataset = 'mnist'
+  config.seed = 0
+  config.batch_size = 100
+  config.num_train_steps = 60_000  # 100 epochs
+  config.log_every_steps = 600
+  config.eval_every_steps = 6000
+  config.checkpoint_every_steps = 6000
+  config.sample_every_steps = 6000
+  config.max_checkpoints_to_keep = 3
+
+  config.vae = ml_collections.ConfigDict(dict(hidden_sizes=(200, 200), latent_dim=50))
+  config.objective = 'elbo'            # or 'iwae'
+  config.num_importance_samples = 1    # k of the IWAE objective
+  config.kl_warmup_steps = 0           # KL weight 0 -> 1 linearly over these steps
+  config.free_bits = 0.0               # nats per latent dimension
+  config.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
+
+  config.eval_importance_samples = 100   # k of the NLL estimate during training (cheap);
+                                         # gan_jax.evaluate uses 5000 (Burda et al.)
+  config.eval_chunk = 100                # importance samples per pass
+  config.eval_batch_size = 100           # test images per pass
+  return config
