@@ -240,3 +240,37 @@ class MLPVAE(nn.Module):
   def __call__(self, x):
     mean, _ = self.encode(x)
     return self.decode(mean)
+
+
+class ConvVAE(nn.Module):
+  """Convolutional VAE for 28x28: two stride-2 5x5 convs (28 -> 14 -> 7) to a diagonal Gaussian;
+  the decoder mirrors them with stride-2 transposed convs to Bernoulli logits."""
+  features: Sequence[int] = (32, 64)
+  latent_dim: int = 50
+  image_shape: Sequence[int] = (28, 28, 1)
+
+  def setup(self):
+    self.encoder = [nn.Conv(f, (5, 5), strides=(2, 2)) for f in self.features]
+    self.posterior = nn.Dense(2 * self.latent_dim)
+    self.project = nn.Dense(7 * 7 * self.features[-1])
+    self.decoder = [SubpixelConvTranspose(f, 5) for f in reversed(self.features[:-1])]
+    self.likelihood = SubpixelConvTranspose(self.image_shape[-1], 5)
+
+  def encode(self, x):
+    h = x
+    for layer in self.encoder:
+      h = nn.elu(layer(h))
+    mean, logvar = jnp.split(self.posterior(h.reshape((h.shape[0], -1))), 2, axis=-1)
+    return mean, logvar
+
+  def decode(self, z):
+    batch_shape = z.shape[:-1]
+    h = nn.elu(self.project(z.reshape((-1, z.shape[-1]))))
+    h = h.reshape((-1, 7, 7, self.features[-1]))
+    for layer in self.decoder:
+      h = nn.elu(layer(h))
+    return self.likelihood(h).reshape(batch_shape + tuple(self.image_shape))
+
+  def __call__(self, x):
+    mean, _ = self.encode(x)
+    return self.decode(mean)

@@ -25,7 +25,7 @@ from gan_jax import writers
 # train_step(state, batch, rng) -> (state, metrics); optionally sample_grid(state) -> images in
 # [0, 1] and evaluate(state) -> scalars.
 MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier,
-                  'vae': vae.VAE}
+                  'vae': vae.VAE, 'conv_vae': vae.VAE}
 
 
 def build_model(config):

@@ -23,11 +23,14 @@ def binarize(images_uint8, rng):
   return jax.random.bernoulli(rng, images_uint8.astype(jnp.float32) / 255.0).astype(jnp.float32)
 
 
+VAE_MODULES = {'vae': models.MLPVAE, 'conv_vae': models.ConvVAE}  # config.model -> module
+
+
 class VAE:
 
   def __init__(self, config):
     self.config = config
-    self.module = models.MLPVAE(**config.vae.to_dict())
+    self.module = VAE_MODULES[config.model](**config.vae.to_dict())
     self.tx = optax.adam(config.optimizer.learning_rate, eps=1e-4)
 
   def init(self, rng, image_shape=(28, 28, 1)) -> TrainState:

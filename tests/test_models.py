@@ -98,3 +98,13 @@ def test_subpixel_conv_transpose_equals_conv_transpose(kernel_size):
   grads = jax.grad(loss(fast), argnums=(0, 1))(variables, x)
   expected = jax.grad(loss(reference), argnums=(0, 1))(variables, x)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4), grads, expected)
+
+
+def test_vae_modules_shapes():
+  x = jnp.zeros((3, 28, 28, 1))
+  for module in (models.MLPVAE(), models.ConvVAE()):
+    variables = module.init(jax.random.PRNGKey(0), x)
+    mean, logvar = module.apply(variables, x, method=module.encode)
+    assert mean.shape == logvar.shape == (3, 50)
+    z = jnp.zeros((4, 3, 50))  # [importance samples, batch, latent]
+    assert module.apply(variables, z, method=module.decode).shape == (4, 3, 28, 28, 1)

@@ -64,9 +64,10 @@ def test_active_units_on_constructed_posteriors():
 
 
 @requires_mnist
-@pytest.mark.parametrize('objective', ['elbo', 'iwae'])
-def test_vae_trains_and_evaluates_on_the_shared_trainer(objective, tmp_path):
-  config = tiny_config('vae_mnist', objective=objective, num_importance_samples=4,
+@pytest.mark.parametrize('name,objective', [('vae_mnist', 'elbo'), ('vae_mnist', 'iwae'),
+                                            ('convvae_mnist', 'elbo')])
+def test_vae_trains_and_evaluates_on_the_shared_trainer(name, objective, tmp_path):
+  config = tiny_config(name, objective=objective, num_importance_samples=4,
                        eval_importance_samples=20, eval_chunk=10, kl_warmup_steps=10)
   state = train.train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 4 and sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['2', '4']

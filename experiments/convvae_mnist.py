@@ -1,0 +1,12 @@
+"""A convolutional VAE on dynamically binarised MNIST: vae_mnist's objective, optimiser and
+evaluation with a conv encoder (5x5 stride-2 convs, 32 and 64 channels) and a mirrored decoder."""
+import ml_collections
+
+from gan_jax import configs
+
+
+def get_config():
+  config = configs.base_config('vae_mnist')
+  config.model = 'conv_vae'
+  config.vae = ml_collections.ConfigDict(dict(features=(32, 64), latent_dim=50))
+  return config
