@@ -29,6 +29,7 @@ class Classifier:
     self.module = models.MNISTClassifier(**config.classifier.to_dict())
     schedule = optax.cosine_decay_schedule(config.optimizer.learning_rate, config.num_train_steps)
     self.tx = optax.adam(schedule)
+    self.apply_fn = make_apply_fn(self.module)
 
   def init(self, rng, image_shape=(28, 28, 1)) -> TrainState:
     init_key, rng = jax.random.split(rng)
@@ -57,16 +58,21 @@ class Classifier:
     """Loss and accuracy on the test set (num_samples is for generative families)."""
     del num_samples
     test = input_pipeline.load_split(self.config.dataset, 'test')
-    logits = classify(self.module, state.networks['classifier'].params,
+    logits = classify(self.apply_fn, state.networks['classifier'].params,
                       test['image'].astype(np.float32) / 255.0)[0]
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, test['label']).mean()
     return {'test_accuracy': float(np.mean(np.argmax(logits, -1) == test['label'])),
             'test_loss': float(loss)}
 
 
-def classify(module, params, images, batch_size: int = 1000):
+def make_apply_fn(module):
+  """jit(params, images -> (logits, features)) in eval mode; made once per module, so repeated
+  evaluations reuse its compilation."""
+  return jax.jit(lambda params, images: module.apply({'params': params}, images, train=False))
+
+
+def classify(apply_fn, params, images, batch_size: int = 1000):
   """(logits, features) of [0, 1] images, in batches so any number of images fits in memory."""
-  apply = jax.jit(lambda p, x: module.apply({'params': p}, x, train=False))
-  outputs = [jax.device_get(apply(params, images[i:i + batch_size]))
+  outputs = [jax.device_get(apply_fn(params, images[i:i + batch_size]))
              for i in range(0, len(images), batch_size)]
   return tuple(np.concatenate(parts) for parts in zip(*outputs))

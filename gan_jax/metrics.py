@@ -6,6 +6,8 @@
 * Precision and recall of Kynkaenniemi et al. (2019): the share of one set inside the union of
   k-NN balls around the other set's points.
 """
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -53,16 +55,27 @@ def _chunks(x, size):
   return [x[i:i + size] for i in range(0, x.shape[0], size)]
 
 
+@functools.partial(jax.jit, static_argnums=2)
+def _kth_smallest_distance(queries, features, k: int):
+  # k + 1: each query is itself in `features`, at distance 0.
+  return -jax.lax.top_k(-_squared_distances(queries, features), k + 1)[0][:, k]
+
+
+@jax.jit
+def _inside_any_ball(queries, support, support_radii):
+  return jnp.any(_squared_distances(queries, support) <= support_radii[None], axis=1)
+
+
 def knn_radii(features, k: int, chunk: int = 1000):
   """Squared distance from each point to its k-th nearest other point in the same set."""
-  kth = jax.jit(lambda q: -jax.lax.top_k(-_squared_distances(q, features), k + 1)[0][:, k])
-  return jnp.concatenate([kth(q) for q in _chunks(features, chunk)])
+  return jnp.concatenate([_kth_smallest_distance(q, features, k)
+                          for q in _chunks(features, chunk)])
 
 
 def coverage(queries, support, support_radii, chunk: int = 1000):
   """Share of queries inside at least one ball (support point, its k-NN radius)."""
-  inside = jax.jit(lambda q: jnp.any(_squared_distances(q, support) <= support_radii[None], 1))
-  return float(jnp.mean(jnp.concatenate([inside(q) for q in _chunks(queries, chunk)])))
+  return float(jnp.mean(jnp.concatenate([_inside_any_ball(q, support, support_radii)
+                                         for q in _chunks(queries, chunk)])))
 
 
 def precision_recall(real, fake, k: int = 3):

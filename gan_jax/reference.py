@@ -34,7 +34,7 @@ def _sha256(path) -> str:
 
 @functools.cache
 def load():
-  """(module, params) of the reference classifier, after checking the weights' hash."""
+  """(jitted apply function, params) of the reference classifier, after checking the hash."""
   if not ASSET.is_file():
     raise FileNotFoundError(f'{ASSET} is missing; reinstall the package.')
   digest = _sha256(ASSET)
@@ -42,12 +42,12 @@ def load():
     raise ValueError(f'{ASSET} has sha256 {digest}, expected {REFERENCE_SHA256}: these are not '
                      'the reference weights every metric is defined with; reinstall the package.')
   params = flax.serialization.msgpack_restore(ASSET.read_bytes())
-  return models.MNISTClassifier(**ARCHITECTURE), params
+  return classifier.make_apply_fn(models.MNISTClassifier(**ARCHITECTURE)), params
 
 
 def logits_and_features(images01: np.ndarray):
-  module, params = load()
-  return classifier.classify(module, params, np.asarray(images01, np.float32))
+  apply_fn, params = load()
+  return classifier.classify(apply_fn, params, np.asarray(images01, np.float32))
 
 
 @functools.cache
