@@ -3,8 +3,10 @@
 Orbax writes each step into a temporary folder and renames it when complete, so a run killed at
 any moment leaves only whole checkpoints behind, and the next run resumes from the newest.
 """
+import logging as py_logging
 import os
 
+from absl import logging
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
@@ -12,6 +14,17 @@ import orbax.checkpoint as ocp
 
 class CheckpointError(RuntimeError):
   """A checkpoint that cannot be read; the message says how to carry on."""
+
+
+class _LibraryInfoFilter(py_logging.Filter):
+  """Drops orbax's INFO chatter (several lines per save or restore); warnings and errors stay."""
+
+  def filter(self, record):
+    return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
+
+
+def quiet_orbax_logging() -> None:
+  logging.get_absl_handler().addFilter(_LibraryInfoFilter())
 
 
 def checkpoint_dir(workdir: str) -> str:

@@ -10,8 +10,6 @@ import sys
 
 from absl import app
 from absl import flags
-import jax
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gan_jax import checkpoints
 from gan_jax import reference
@@ -28,24 +26,20 @@ _REAL_FLOOR = flags.DEFINE_bool('real_floor', False, 'Evaluate num_samples real 
 
 def evaluate_checkpoint(workdir: str, num_samples: int, step: int | None = None,
                         importance_samples: int = 5000) -> dict:
-  manager = checkpoints.make_manager(workdir, read_only=True)
-  config = checkpoints.restore_config(manager, step)
-  if 'eval_importance_samples' in config:  # VAEs
-    config.eval_importance_samples = importance_samples
-    config.eval_chunk = min(config.eval_chunk, importance_samples)
-  step = manager.latest_step() if step is None else step
-  model = train.build_model(config)
-  mesh = train.make_mesh()
-  template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
-  state, _, _ = checkpoints.restore(
-      manager, checkpoints.abstract_like(template, NamedSharding(mesh, P())), step)
+  def configure(config):
+    if 'eval_importance_samples' in config:  # VAEs
+      config.eval_importance_samples = importance_samples
+      config.eval_chunk = min(config.eval_chunk, importance_samples)
+
+  model, state, step = train.load_trained(workdir, step, configure)
   return {**model.evaluate(state, num_samples), 'num_samples': num_samples, 'step': step,
-          'experiment': config.model}
+          'experiment': model.config.model}
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  checkpoints.quiet_orbax_logging()
   try:
     if _REAL_FLOOR.value:
       result = {**reference.real_data_floor(_NUM_SAMPLES.value), 'num_samples': _NUM_SAMPLES.value,

@@ -1,5 +1,4 @@
 """Trains an experiment: `python -m gan_jax.main --config=NAME --workdir=DIR [--config.F=V ...]`."""
-import logging as py_logging
 import sys
 
 from absl import app
@@ -23,20 +22,13 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'This process, in [0, num
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-class _LibraryInfoFilter(py_logging.Filter):
-  """Drops orbax's per-save INFO chatter; its warnings and errors still show."""
-
-  def filter(self, record):
-    return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   if _COORDINATOR.value or _NUM_PROCESSES.value:
     # Must come before any other JAX call; on Cloud TPU and SLURM JAX fills in the rest.
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-  logging.get_absl_handler().addFilter(_LibraryInfoFilter())
+  checkpoints.quiet_orbax_logging()
   logging.info('Config:\n%s', _CONFIG.value)
   try:
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)

@@ -35,6 +35,22 @@ def build_model(config):
   return MODEL_FAMILIES[config.model](config)
 
 
+def load_trained(workdir: str, step: int | None = None, configure=None):
+  """(model, state, step) of a run's checkpoint (default: the newest), replicated on all local
+  devices, for evaluation and generation. `configure(config)` may adjust the saved config first
+  (evaluation-only fields)."""
+  manager = checkpoints.make_manager(workdir, read_only=True)
+  config = checkpoints.restore_config(manager, step)
+  if configure:
+    configure(config)
+  step = manager.latest_step() if step is None else step
+  model = build_model(config)
+  template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
+  state, _, _ = checkpoints.restore(
+      manager, checkpoints.abstract_like(template, NamedSharding(make_mesh(), P())), step)
+  return model, state, step
+
+
 def make_mesh(devices=None) -> Mesh:
   devices = jax.devices() if devices is None else devices
   return Mesh(np.asarray(devices), ('data',))

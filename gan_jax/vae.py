@@ -75,13 +75,25 @@ class VAE:
     metrics = {'loss': loss, 'kl_weight': kl_weight, **metrics}
     return state.replace(step=state.step + 1, networks={'vae': net}), metrics
 
+  def sample_latents(self, rng, n: int):
+    return jax.random.normal(rng, (n, self.config.vae.latent_dim))
+
+  def encode(self, state: TrainState, images):
+    """Images in [0, 1] -> (mean, log-variance) of q(z | x)."""
+    return self.module.apply({'params': state.networks['vae'].params}, images,
+                             method=self.module.encode)
+
+  def generate(self, state: TrainState, z, labels=None):
+    """Bernoulli means (images in [0, 1]) decoded from latents; `labels` is unused (the GANs'
+    signature, so latent tools treat both families alike)."""
+    del labels
+    return jax.nn.sigmoid(self.module.apply({'params': state.networks['vae'].params}, z,
+                                            method=self.module.decode))
+
   def sample_grid(self, state: TrainState, num_samples: int = 64):
     """Bernoulli means decoded from fixed prior samples."""
-    z = jax.random.normal(jax.random.PRNGKey(self.config.seed + 1),
-                          (num_samples, self.config.vae.latent_dim))
-    logits = self.module.apply({'params': state.networks['vae'].params}, z,
-                               method=self.module.decode)
-    return jax.nn.sigmoid(logits)
+    return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
+                                                    num_samples))
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Test-set ELBO, IWAE NLL (k = eval_importance_samples), KL, reconstruction, active units,
