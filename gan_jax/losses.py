@@ -125,3 +125,38 @@ def active_units(posterior_means, threshold: float = 0.01):
   """Burda et al.'s count: latent dimensions u with Cov_x(E_q(z|x)[z_u]) > threshold, from
   [N, latent] posterior means."""
   return jnp.sum(jnp.var(posterior_means, axis=0) > threshold)
+
+
+def sequence_log_likelihood(logits, targets, lengths):
+  """sum_t log p(targets_t) over the first `lengths` positions: [B, L, V] logits, [B, L] ids,
+  [B] lengths -> [B]. Padding positions contribute nothing."""
+  log_probs = jnp.take_along_axis(jax.nn.log_softmax(logits), targets[..., None], axis=-1)[..., 0]
+  mask = jnp.arange(targets.shape[1]) < lengths[:, None]
+  return jnp.sum(jnp.where(mask, log_probs, 0.0), axis=-1)
+
+
+def mutual_information(means, logvars, z):
+  """I(x; z) under the encoder (Hoffman & Johnson 2016; estimator of He et al. 2019):
+  E_x E_q(z|x) log q(z|x) - E_z log q(z), with the aggregate posterior q(z) the mixture of the N
+  posteriors given and z [N, d] one draw from each. log q(z_i) is computed for 256 draws at a
+  time against all N posteriors, so N of a few thousand fits in memory."""
+  n, d = means.shape
+  neg_entropy = jnp.mean(-0.5 * d * (jnp.log(2 * jnp.pi) + 1.0) - 0.5 * jnp.sum(logvars, -1))
+  log_aggregate = jax.lax.map(
+      lambda z_i: jax.nn.logsumexp(gaussian_log_density(z_i, means, logvars)) - jnp.log(n),
+      z, batch_size=256)
+  return neg_entropy - jnp.mean(log_aggregate)
+
+
+def kl_weight(step, schedule: str, anneal_steps: int, cycle_ratio: float = 0.5):
+  """The KL term's weight at `step`: 'constant' 1; 'linear' 0 -> 1 over anneal_steps (Bowman et
+  al. 2016); 'cyclical' repeats that ramp every anneal_steps, rising over the first cycle_ratio
+  of each cycle and holding 1 for the rest (Fu et al. 2019)."""
+  if schedule == 'constant' or anneal_steps <= 0:
+    return jnp.ones_like(jnp.asarray(step, jnp.float32))
+  step = jnp.asarray(step, jnp.float32)
+  if schedule == 'linear':
+    return jnp.minimum(1.0, step / anneal_steps)
+  if schedule == 'cyclical':
+    return jnp.minimum(1.0, (step % anneal_steps) / (cycle_ratio * anneal_steps))
+  raise ValueError(f'unknown KL schedule {schedule!r}; use constant, linear or cyclical')

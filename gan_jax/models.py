@@ -274,3 +274,53 @@ class ConvVAE(nn.Module):
   def __call__(self, x):
     mean, _ = self.encode(x)
     return self.decode(mean)
+
+
+class SentenceVAE(nn.Module):
+  """Bowman et al. (2016)'s sentence VAE with GRUs: an encoder GRU's last state -> diagonal
+  Gaussian z; a decoder GRU started from tanh(Dense(z)) and fed z with every input word.
+  latent_dim=0 is the same decoder as a plain language model (no encoder, no z).
+
+  The decoder is exposed one step at a time (`initial_carry`, `step`, `logits`) so that teacher
+  forcing and every decoding strategy run it under the same `lax.scan`; the output layer is kept
+  out of the recurrence and applied to all steps at once."""
+  vocab_size: int
+  embed_dim: int = 256
+  hidden_size: int = 256
+  latent_dim: int = 32
+
+  def setup(self):
+    self.decoder_embed = nn.Embed(self.vocab_size, self.embed_dim)
+    self.decoder_cell = nn.GRUCell(self.hidden_size)
+    self.output = nn.Dense(self.vocab_size)
+    if self.latent_dim:
+      self.encoder_embed = nn.Embed(self.vocab_size, self.embed_dim)
+      self.encoder = nn.RNN(nn.GRUCell(self.hidden_size), return_carry=True)
+      self.posterior = nn.Dense(2 * self.latent_dim)
+      self.to_initial_carry = nn.Dense(self.hidden_size)
+
+  def encode(self, tokens, lengths):
+    """[B, L] token ids (with <eos>, then padding) and [B] lengths -> (mean, log-variance)."""
+    carry, _ = self.encoder(self.encoder_embed(tokens), seq_lengths=lengths)
+    mean, logvar = jnp.split(self.posterior(carry), 2, axis=-1)
+    return mean, logvar
+
+  def initial_carry(self, z):
+    if not self.latent_dim:
+      return jnp.zeros((z.shape[0], self.hidden_size), z.dtype)
+    return jnp.tanh(self.to_initial_carry(z))
+
+  def step(self, carry, token, z):
+    """One decoder step: [B] input ids, [B, latent_dim] z -> (carry, [B, hidden] output)."""
+    return self.decoder_cell(carry, jnp.concatenate([self.decoder_embed(token), z], axis=-1))
+
+  def logits(self, hidden):
+    return self.output(hidden)
+
+  def __call__(self, tokens, lengths):
+    """Creates every parameter (used by init)."""
+    batch = tokens.shape[0]
+    z = (self.encode(tokens, lengths)[0] if self.latent_dim
+         else jnp.zeros((batch, 0), jnp.float32))
+    _, hidden = self.step(self.initial_carry(z), tokens[:, 0], z)
+    return self.logits(hidden)

@@ -18,14 +18,16 @@ from gan_jax import checkpoints
 from gan_jax import classifier
 from gan_jax import gan
 from gan_jax import input_pipeline
+from gan_jax import text
 from gan_jax import vae
 from gan_jax import writers
 
 # config.model -> the family that trains it. A family has init(rng) -> TrainState and a pure
 # train_step(state, batch, rng) -> (state, metrics); optionally sample_grid(state) -> images in
-# [0, 1] and evaluate(state) -> scalars.
+# [0, 1] or sample_text(state) -> sentences, and evaluate(state) -> scalars.
 MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier,
-                  'vae': vae.VAE, 'conv_vae': vae.VAE}
+                  'vae': vae.VAE, 'conv_vae': vae.VAE,
+                  'text_vae': text.TextVAE, 'text_lm': text.TextVAE}
 
 
 def build_model(config):
@@ -128,7 +130,8 @@ def train_and_evaluate(config, workdir: str, devices=None):
 
   data = input_pipeline.load_split(config.dataset, 'train')
   batches = input_pipeline.BatchIterator(data, config.batch_size, config.seed,
-                                         jax.process_index(), jax.process_count())
+                                         jax.process_index(), jax.process_count(),
+                                         config.get('bucket_lengths', ()))
   state = create_state(model, config, mesh)
   manager = checkpoints.make_manager(workdir, config.max_checkpoints_to_keep)
   if manager.latest_step() is not None:
@@ -178,6 +181,9 @@ def train_and_evaluate(config, workdir: str, devices=None):
       if sample_grid and is_chief and _due(step, config.sample_every_steps, done):
         path = f'{workdir}/samples/step_{step:07d}.png'
         writers.save_image_grid(path, jax.device_get(sample_grid(state)), columns=8)
+      if hasattr(model, 'sample_text') and is_chief and _due(step, config.sample_every_steps,
+                                                             done):
+        writers.save_text(f'{workdir}/samples/step_{step:07d}.txt', model.sample_text(state))
       if _due(step, config.checkpoint_every_steps, done or preemption.received):
         checkpoints.save(manager, state, batches.get_state(), config)
       window_start += time.perf_counter() - side_work_start  # rates count training alone

@@ -49,3 +49,9 @@ def save_image_grid(path: str, images: np.ndarray, columns: int | None = None) -
   grid = image_grid(np.asarray(images, np.float32), columns)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
+
+
+def save_text(path: str, lines) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w', encoding='utf-8') as f:
+    f.writelines(line + '\n' for line in lines)

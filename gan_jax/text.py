@@ -1,0 +1,254 @@
+"""The text family on the shared trainer: the sentence VAE (`text_vae_ptb`) and, with
+`text_model.latent_dim=0`, the same decoder as a language model (`lm_ptb`).
+
+Config switches against posterior collapse: `kl_schedule` ('constant', 'linear', 'cyclical')
+over `kl_anneal_steps`, `word_dropout` (decoder inputs replaced by <unk>), `free_bits` (nats per
+latent dimension). Decoding (greedy, random with temperature and top-k, beam search) runs the
+decoder under `lax.scan`. Evaluation reports the importance-sampled test NLL per sentence,
+perplexity, KL, mutual information I(x; z) and active units.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gan_jax import input_pipeline
+from gan_jax import losses
+from gan_jax import models
+from gan_jax.input_pipeline import Vocabulary
+from gan_jax.state import Network, TrainState
+
+DECODE_STRATEGIES = ('greedy', 'sample', 'beam')
+
+
+def word_dropout(rng, inputs, rate: float, unk: int):
+  """Replaces each decoder input word (never <bos> in column 0) by <unk> with probability rate
+  (Bowman et al. 2016), so the decoder must lean on z."""
+  drop = jax.random.bernoulli(rng, rate, inputs.shape) & (jnp.arange(inputs.shape[1]) > 0)
+  return jnp.where(drop, unk, inputs)
+
+
+def decoder_inputs(tokens):
+  """Teacher forcing: <bos> followed by the targets shifted right by one."""
+  bos = jnp.full((tokens.shape[0], 1), Vocabulary.BOS, tokens.dtype)
+  return jnp.concatenate([bos, tokens[:, :-1]], axis=1)
+
+
+class TextVAE:
+
+  def __init__(self, config):
+    self.config = config
+    self.vocab = input_pipeline.vocabulary(config.dataset)
+    self.module = models.SentenceVAE(vocab_size=len(self.vocab), **config.text_model.to_dict())
+    self.latent_dim = config.text_model.latent_dim
+    opt = config.optimizer
+    self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip),
+                          optax.adam(opt.learning_rate))
+
+  def init(self, rng) -> TrainState:
+    init_key, rng = jax.random.split(rng)
+    variables = self.module.init(init_key, jnp.ones((1, 4), jnp.int32), jnp.full((1,), 4))
+    return TrainState(step=jnp.zeros((), jnp.int32), rng=rng,
+                      networks={'text_vae': Network.create(variables, self.tx)})
+
+  # Pure functions of the parameters.
+
+  def _apply(self, params, *args, method):
+    return self.module.apply({'params': params}, *args, method=method)
+
+  def posterior(self, params, tokens, lengths):
+    """(mean, logvar) of q(z | x); for the language model, empty [B, 0] arrays."""
+    if not self.latent_dim:
+      empty = jnp.zeros((tokens.shape[0], 0), jnp.float32)
+      return empty, empty
+    return self._apply(params, tokens, lengths, method=self.module.encode)
+
+  def log_likelihood(self, params, tokens, lengths, z, inputs=None):
+    """log p(x | z) per sentence, teacher-forced: [B, L] targets, [B] lengths, [B, d] z."""
+    inputs = decoder_inputs(tokens) if inputs is None else inputs
+
+    def step(carry, token):
+      return self._apply(params, carry, token, z, method=self.module.step)
+
+    carry = self._apply(params, z, method=self.module.initial_carry)
+    _, hidden = jax.lax.scan(step, carry, inputs.T)  # [L, B, H]
+    logits = self._apply(params, jnp.swapaxes(hidden, 0, 1), method=self.module.logits)
+    return losses.sequence_log_likelihood(logits, tokens, lengths)
+
+  def log_weights(self, params, tokens, lengths, rng, k: int):
+    """[k, B] log p(x, z_i) - log q(z_i | x), z_i ~ q(z | x), decoded as one batch of k * B."""
+    mean, logvar = self.posterior(params, tokens, lengths)
+    z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(rng, (k,) + mean.shape)
+    batch = tokens.shape[0]
+    log_px_z = self.log_likelihood(params, jnp.tile(tokens, (k, 1)), jnp.tile(lengths, k),
+                                   z.reshape(k * batch, -1)).reshape(k, batch)
+    return (log_px_z + losses.gaussian_log_density(z, 0.0, jnp.zeros_like(z))
+            - losses.gaussian_log_density(z, mean, logvar))
+
+  def train_step(self, state: TrainState, batch, rng):
+    net = state.networks['text_vae']
+    config = self.config
+    tokens, lengths = batch['tokens'], batch['length']
+    z_key, dropout_key = jax.random.split(rng)
+    weight = losses.kl_weight(state.step, config.kl_schedule, config.kl_anneal_steps)
+    inputs = decoder_inputs(tokens)
+    if config.word_dropout:
+      inputs = word_dropout(dropout_key, inputs, config.word_dropout, self.vocab.unk)
+
+    def loss_fn(params):
+      mean, logvar = self.posterior(params, tokens, lengths)
+      z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(z_key, mean.shape)
+      reconstruction = self.log_likelihood(params, tokens, lengths, z, inputs)
+      kl = losses.gaussian_kl(mean, logvar)
+      kl_term = (losses.free_bits_kl(mean, logvar, config.free_bits) if config.free_bits
+                 else jnp.mean(kl))
+      loss = -jnp.mean(reconstruction) + weight * kl_term
+      return loss, {'nll_bound': jnp.mean(kl - reconstruction), 'kl': jnp.mean(kl),
+                    'reconstruction': jnp.mean(reconstruction),
+                    'ppl_bound': jnp.exp(jnp.sum(kl - reconstruction) / jnp.sum(lengths))}
+
+    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(net.params)
+    net = net.apply_gradients(grads, self.tx)
+    metrics = {'loss': loss, 'kl_weight': weight, **metrics}
+    return state.replace(step=state.step + 1, networks={'text_vae': net}), metrics
+
+  # Decoding.
+
+  def sample_latents(self, rng, n: int):
+    return jax.random.normal(rng, (n, self.latent_dim))
+
+  def decode(self, params, z, rng=None, strategy: str = 'greedy', max_length: int = 40,
+             temperature: float = 1.0, top_k: int = 0, beam_width: int = 5):
+    """[B, max_length] token ids from latents z [B, d] ([B, 0] for the language model); after
+    <eos> every position is <pad>."""
+    if strategy == 'beam':
+      return self._beam_search(params, z, max_length, beam_width)
+    if strategy not in DECODE_STRATEGIES:
+      raise ValueError(f'unknown decoding {strategy!r}; use one of {", ".join(DECODE_STRATEGIES)}')
+    rng = jax.random.PRNGKey(0) if rng is None else rng
+
+    def step(state, key):
+      carry, token, done = state
+      carry, hidden = self._apply(params, carry, token, z, method=self.module.step)
+      logits = self._apply(params, hidden, method=self.module.logits)
+      if strategy == 'greedy':
+        token = jnp.argmax(logits, axis=-1)
+      else:
+        logits = logits / temperature
+        if top_k:
+          kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
+          logits = jnp.where(logits < kth, -jnp.inf, logits)
+        token = jax.random.categorical(key, logits)
+      token = jnp.where(done, Vocabulary.PAD, token)
+      return (carry, token, done | (token == Vocabulary.EOS)), token
+
+    batch = z.shape[0]
+    start = (self._apply(params, z, method=self.module.initial_carry),
+             jnp.full((batch,), Vocabulary.BOS), jnp.zeros((batch,), bool))
+    _, tokens = jax.lax.scan(step, start, jax.random.split(rng, max_length))
+    return tokens.T
+
+  def _beam_search(self, params, z, max_length: int, width: int):
+    """The highest-scoring sequence (sum of log-probabilities) among `width` beams per latent.
+    Finished beams carry on with <pad> at no cost, so they compete with the unfinished ones."""
+    batch, vocab_size = z.shape[0], len(self.vocab)
+    z_beams = jnp.repeat(z, width, axis=0)
+    carry = jnp.repeat(self._apply(params, z, method=self.module.initial_carry), width, axis=0)
+    pad_only = jnp.full((vocab_size,), -jnp.inf).at[Vocabulary.PAD].set(0.0)
+
+    def step(state, t):
+      carry, token, scores, done, seqs = state
+      carry, hidden = self._apply(params, carry, token.reshape(-1), z_beams,
+                                  method=self.module.step)
+      log_probs = jax.nn.log_softmax(self._apply(params, hidden, method=self.module.logits))
+      log_probs = jnp.where(done[..., None], pad_only, log_probs.reshape(batch, width, -1))
+      scores, flat = jax.lax.top_k((scores[..., None] + log_probs).reshape(batch, -1), width)
+      parent, token = flat // vocab_size, flat % vocab_size
+      pick = lambda x: jnp.take_along_axis(x, parent.reshape(
+          parent.shape + (1,) * (x.ndim - 2)), axis=1)
+      carry = pick(carry.reshape(batch, width, -1)).reshape(batch * width, -1)
+      seqs = pick(seqs).at[:, :, t].set(token)
+      done = pick(done) | (token == Vocabulary.EOS) | (token == Vocabulary.PAD)
+      return (carry, token, scores, done, seqs), None
+
+    start_scores = jnp.full((batch, width), -jnp.inf).at[:, 0].set(0.0)  # one live beam at first
+    start = (carry, jnp.full((batch, width), Vocabulary.BOS), start_scores,
+             jnp.zeros((batch, width), bool), jnp.zeros((batch, width, max_length), jnp.int32))
+    (_, _, scores, _, seqs), _ = jax.lax.scan(step, start, jnp.arange(max_length))
+    return jnp.take_along_axis(seqs, jnp.argmax(scores, 1)[:, None, None], axis=1)[:, 0]
+
+  def sample_text(self, state: TrainState, num_samples: int = 10) -> list[str]:
+    """Sentences from fixed prior samples, greedy-decoded (for the samples/ files of a run)."""
+    z = self.sample_latents(jax.random.PRNGKey(self.config.seed + 1), num_samples)
+    tokens = _decode(self, state.networks['text_vae'].params, z, jax.random.PRNGKey(0),
+                     'greedy', self.config.max_decode_length, 1.0, 0, 1)
+    return [self.vocab.decode(row) for row in np.asarray(tokens)]
+
+  # Evaluation.
+
+  def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
+    """On the first num_samples test sentences (default `eval_num_sentences`; all if 0): NLL per
+    sentence (k = eval_importance_samples importance samples; exact for the language model),
+    perplexity exp(total NLL / total tokens incl. <eos>), -ELBO, KL, reconstruction term, mutual
+    information and active units. Sentences go in length-sorted batches cut to their longest."""
+    config = self.config
+    num = num_samples or config.eval_num_sentences or None
+    test = input_pipeline.load_split(config.dataset, 'test')
+    tokens, lengths = test['tokens'][:num], test['length'][:num]
+    order = np.argsort(lengths, kind='stable')
+    params = state.networks['text_vae'].params
+    k = config.eval_importance_samples if self.latent_dim else 1
+    chunk = min(k, config.eval_chunk)
+    if k % chunk:
+      raise ValueError(f'eval_importance_samples {k} must be a multiple of eval_chunk {chunk}')
+    out = {'nll': [], 'elbo': [], 'kl': [], 'reconstruction': [], 'mean': [], 'logvar': []}
+    for start in range(0, len(order), config.eval_batch_size):
+      index = order[start:start + config.eval_batch_size]
+      width = int(lengths[index].max())
+      key = jax.random.fold_in(jax.random.PRNGKey(config.seed + 4), start)
+      result = _evaluate_batch(self, params, tokens[index, :width], lengths[index], key, k, chunk)
+      for name, value in result.items():
+        out[name].append(np.asarray(value))
+    out = {name: np.concatenate(v) for name, v in out.items()}
+    metrics = {name: float(np.mean(out[name])) for name in ('nll', 'elbo', 'kl', 'reconstruction')}
+    metrics['ppl'] = float(np.exp(np.sum(out['nll']) / np.sum(lengths)))
+    metrics['importance_samples'] = k
+    metrics['sentences'] = len(order)
+    if self.latent_dim:
+      z = out['mean'] + np.exp(0.5 * out['logvar']) * np.asarray(jax.random.normal(
+          jax.random.PRNGKey(config.seed + 5), out['mean'].shape))
+      metrics['mutual_information'] = float(losses.mutual_information(
+          out['mean'], out['logvar'], z))
+      metrics['active_units'] = int(losses.active_units(out['mean']))
+    return metrics
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 7, 8))
+def _decode(model: TextVAE, params, z, rng, strategy, max_length, temperature, top_k, beam_width):
+  return model.decode(params, z, rng, strategy, max_length, temperature, top_k, beam_width)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5, 6))
+def _evaluate_batch(model: TextVAE, params, tokens, lengths, key, k: int, chunk: int):
+  """Per-sentence NLL from k importance samples, `chunk` at a time with a running logsumexp; and
+  the one-sample ELBO terms and the posterior."""
+  nll_key, elbo_key = jax.random.split(key)
+  mean, logvar = model.posterior(params, tokens, lengths)
+  if not model.latent_dim:  # a language model's likelihood is exact
+    log_px = model.log_likelihood(params, tokens, lengths, mean)
+    zero = jnp.zeros_like(log_px)
+    return {'nll': -log_px, 'elbo': log_px, 'kl': zero, 'reconstruction': log_px,
+            'mean': mean, 'logvar': logvar}
+
+  def body(total, i):
+    log_w = model.log_weights(params, tokens, lengths, jax.random.fold_in(nll_key, i), chunk)
+    return jnp.logaddexp(total, jax.nn.logsumexp(log_w, axis=0)), None
+
+  total, _ = jax.lax.scan(body, jnp.full((tokens.shape[0],), -jnp.inf), jnp.arange(k // chunk))
+  z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(elbo_key, mean.shape)
+  reconstruction = model.log_likelihood(params, tokens, lengths, z)
+  kl = losses.gaussian_kl(mean, logvar)
+  return {'nll': jnp.log(k) - total, 'elbo': reconstruction - kl, 'kl': kl,
+          'reconstruction': reconstruction, 'mean': mean, 'logvar': logvar}

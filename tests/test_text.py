@@ -1,0 +1,197 @@
+import math
+import os
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import input_pipeline
+from gan_jax import losses
+from gan_jax import text
+from gan_jax import train
+from gan_jax.input_pipeline import Vocabulary
+from conftest import tiny_config
+
+requires_ptb = pytest.mark.skipif(
+    not (pathlib.Path(os.environ.get('GAN_JAX_DATA', '/nonexistent')) / 'ptb' / 'ptb.train.txt'
+         ).is_file(), reason='needs $GAN_JAX_DATA/ptb')
+
+TINY_TEXT = {'text_model.embed_dim': 8, 'text_model.hidden_size': 16, 'eval_num_sentences': 32,
+             'eval_importance_samples': 4, 'eval_chunk': 2, 'eval_batch_size': 8,
+             'max_decode_length': 12}
+
+
+def _ptb_lines(split):
+  path = pathlib.Path(os.environ['GAN_JAX_DATA']) / 'ptb' / f'ptb.{split}.txt'
+  return [line.strip() for line in path.read_text().splitlines()]
+
+
+@requires_ptb
+def test_vocabulary_and_round_trip_on_the_real_files():
+  vocab = input_pipeline.vocabulary('ptb')
+  # Mikolov's 10k vocabulary counts <eos>: 9,999 words plus <pad>, <bos>, <eos>.
+  assert len(vocab) == 10_002 and vocab.words[:3] == ['<pad>', '<bos>', '<eos>']
+  assert vocab.words[3] == 'the' and vocab.unk == vocab.ids['<unk>']
+  for split in ('train', 'test'):
+    lines = _ptb_lines(split)
+    data = input_pipeline.load_split('ptb', split)
+    assert len(data['tokens']) == len(lines)
+    # Every sentence decodes back to a line of the file, and no word is unknown.
+    decoded = {vocab.decode(row) for row in data['tokens']}
+    assert decoded == set(lines)
+    assert all(w in vocab.ids for line in lines[:2000] for w in line.split())
+  assert list(vocab.encode('the <unk> zzzz')) == [3, vocab.unk, vocab.unk, Vocabulary.EOS]
+  assert input_pipeline.load_split('ptb', 'train')['length'].max() == 83  # 82 words + <eos>
+
+
+def test_bucketed_batches_fit_their_bucket_and_cover_each_epoch():
+  rng = np.random.default_rng(0)
+  lengths = rng.integers(1, 30, size=200).astype(np.int32)
+  tokens = np.where(np.arange(30) < lengths[:, None], 5, 0).astype(np.int32)
+  tokens[np.arange(200), lengths - 1] = np.arange(200) + 10  # identifies each sentence
+  data = {'tokens': tokens, 'length': lengths}
+  batches = _iterator(data)
+  seen, padded, useful = [], 0, 0
+  for _ in range(10):  # one epoch
+    batch = next(batches)
+    width = batch['tokens'].shape[1]
+    assert width in (8, 16, 30) and batch['length'].max() <= width
+    assert width == 8 or batch['length'].max() > {16: 8, 30: 16}[width]  # the smallest that fits
+    seen += list(batch['tokens'][np.arange(20), batch['length'] - 1] - 10)
+    padded, useful = padded + batch['tokens'].size, useful + batch['length'].sum()
+  assert sorted(seen) == list(range(200))
+  assert useful / padded > lengths.sum() / tokens.size  # less padding than one fixed length
+  # Resumable: an iterator set to batch 13 (epoch 2) yields what the first one yields there.
+  for _ in range(3):
+    next(batches)
+  resumed = _iterator(data)
+  resumed.set_state({'next_batch': 13})
+  np.testing.assert_array_equal(next(resumed)['tokens'], next(batches)['tokens'])
+  with pytest.raises(ValueError, match='exceeds the largest bucket length 16'):
+    input_pipeline.BatchIterator(data, 20, seed=1, bucket_lengths=(8, 16))
+
+
+def _iterator(data):
+  return input_pipeline.BatchIterator(data, 20, seed=1, bucket_lengths=(8, 16, 30), pool_batches=5)
+
+
+def test_sequence_log_likelihood_hand_computed():
+  # Two steps, vocabulary of 2; uniform logits give log(1/2) per counted position.
+  logits = jnp.zeros((2, 3, 2))
+  targets = jnp.array([[0, 1, 1], [1, 0, 0]])
+  np.testing.assert_allclose(losses.sequence_log_likelihood(logits, targets, jnp.array([3, 1])),
+                             [3 * math.log(0.5), math.log(0.5)], rtol=1e-6)
+  # A peaked distribution: p(target) = e^2 / (e^2 + 1) at the one counted step.
+  logits = jnp.array([[[2.0, 0.0], [0.0, 50.0]]])
+  np.testing.assert_allclose(losses.sequence_log_likelihood(logits, jnp.array([[0, 0]]),
+                                                            jnp.array([1])),
+                             [2.0 - math.log(math.exp(2) + 1)], rtol=1e-6)
+
+
+def test_kl_schedules():
+  steps = jnp.array([0, 50, 100, 150, 200, 250, 300])
+  np.testing.assert_allclose(losses.kl_weight(steps, 'constant', 100), 1.0)
+  np.testing.assert_allclose(losses.kl_weight(steps, 'linear', 200),
+                             [0, 0.25, 0.5, 0.75, 1, 1, 1])
+  # Cyclical, cycle 200: rises over the first half of each cycle, then holds 1.
+  np.testing.assert_allclose(losses.kl_weight(steps, 'cyclical', 200),
+                             [0, 0.5, 1, 1, 0, 0.5, 1])
+  with pytest.raises(ValueError, match='unknown KL schedule'):
+    losses.kl_weight(steps, 'sigmoid', 100)
+
+
+def test_mutual_information_on_constructed_posteriors():
+  z_key, eps_key = jax.random.split(jax.random.PRNGKey(0))
+  n, d = 512, 4
+  logvars = jnp.full((n, d), 2 * math.log(0.01))
+  # Identical posteriors: z says nothing about x. The aggregate posterior is each posterior, so
+  # the estimate is exactly E log q(z|x) minus its Monte-Carlo average (about 0 +- 0.06 here).
+  same = jnp.zeros((n, d))
+  z = same + 0.01 * jax.random.normal(eps_key, (n, d))
+  noise = (-0.5 * d * (math.log(2 * math.pi) + 1) - 0.5 * jnp.sum(logvars[0])
+           - jnp.mean(losses.gaussian_log_density(z, same, logvars)))
+  assert float(losses.mutual_information(same, logvars, z)) == pytest.approx(float(noise), abs=1e-3)
+  assert abs(float(noise)) < 0.3
+  # Far-apart sharp posteriors: z identifies x, so I(x; z) = H(x) = log n.
+  apart = 100.0 * jax.random.normal(z_key, (n, d))
+  z = apart + 0.01 * jax.random.normal(eps_key, (n, d))
+  assert float(losses.mutual_information(apart, logvars, z)) == pytest.approx(
+      math.log(n) + float(noise), abs=1e-3)  # the same draws, so the same Monte-Carlo noise
+
+
+def test_word_dropout_spares_bos_and_hits_the_rate():
+  inputs = jnp.full((200, 50), 7).at[:, 0].set(Vocabulary.BOS)
+  dropped = text.word_dropout(jax.random.PRNGKey(0), inputs, 0.3, unk=4)
+  assert bool(jnp.all(dropped[:, 0] == Vocabulary.BOS))
+  assert float(jnp.mean(dropped[:, 1:] == 4)) == pytest.approx(0.3, abs=0.01)
+  assert set(np.unique(dropped[:, 1:]).tolist()) == {4, 7}
+
+
+@pytest.fixture(scope='module')
+def tiny_text_run(tmp_path_factory):
+  config = tiny_config('text_vae_ptb', **TINY_TEXT)
+  workdir = tmp_path_factory.mktemp('text_vae')
+  state = train.train_and_evaluate(config, str(workdir))
+  return config, workdir, jax.device_get(state)
+
+
+@requires_ptb
+def test_text_vae_trains_and_evaluates_on_the_shared_trainer(tiny_text_run):
+  config, workdir, state = tiny_text_run
+  assert int(state.step) == 4
+  assert (workdir / 'samples' / 'step_0000004.txt').read_text().count('\n') == 10
+  result = train.build_model(config).evaluate(state)
+  assert result['sentences'] == 32 and result['importance_samples'] == 4
+  assert result['nll'] <= -result['elbo'] + 2.0  # the importance-sampled NLL is the tighter bound
+  assert result['elbo'] == pytest.approx(result['reconstruction'] - result['kl'], rel=1e-4)
+  assert result['ppl'] > 1 and 0 <= result['active_units'] <= 32
+  assert 0 <= result['mutual_information'] <= math.log(32) + 0.1
+
+
+@requires_ptb
+def test_language_model_nll_is_exact(tmp_path):
+  config = tiny_config('lm_ptb', **TINY_TEXT)
+  model = train.build_model(config)
+  state = train.train_and_evaluate(config, str(tmp_path))
+  result = model.evaluate(jax.device_get(state))
+  assert 'mutual_information' not in result and result['kl'] == 0
+  assert result['nll'] == pytest.approx(-result['elbo'], rel=1e-6)
+  test = input_pipeline.load_split('ptb', 'test')
+  params = state.networks['text_vae'].params
+  tokens, lengths = test['tokens'][:32], test['length'][:32]
+  direct = -model.log_likelihood(params, tokens, lengths, jnp.zeros((32, 0)))
+  total_tokens = int(np.sum(lengths))
+  assert result['ppl'] == pytest.approx(math.exp(float(jnp.sum(direct)) / total_tokens), rel=1e-4)
+
+
+@requires_ptb
+def test_decoders_on_a_tiny_model(tiny_text_run):
+  config, _, state = tiny_text_run
+  model = train.build_model(config)
+  params = state.networks['text_vae'].params
+  z = model.sample_latents(jax.random.PRNGKey(3), 6)
+  key = jax.random.PRNGKey(4)
+  greedy = model.decode(params, z, key, 'greedy', 12)
+  assert greedy.shape == (6, 12)
+  # After <eos>, only padding.
+  for row in np.asarray(greedy):
+    eos = np.flatnonzero(row == Vocabulary.EOS)
+    if len(eos):
+      assert np.all(row[eos[0] + 1:] == Vocabulary.PAD)
+  np.testing.assert_array_equal(model.decode(params, z, key, 'beam', 12, beam_width=1), greedy)
+  np.testing.assert_array_equal(model.decode(params, z, key, 'sample', 12, top_k=1), greedy)
+  np.testing.assert_array_equal(model.decode(params, z, key, 'sample', 12, temperature=1e-4),
+                                greedy)
+  sampled = model.decode(params, z, key, 'sample', 12, temperature=2.0)
+  assert not np.array_equal(sampled, greedy)
+  # Beam search finds a sequence at least as likely as greedy's.
+  beam = model.decode(params, z, key, 'beam', 12, beam_width=4)
+
+  def score(tokens):
+    lengths = jnp.minimum(jnp.argmax(tokens == Vocabulary.EOS, axis=1) + 1, 12)
+    lengths = jnp.where(jnp.any(tokens == Vocabulary.EOS, axis=1), lengths, 12)
+    return model.log_likelihood(params, tokens, lengths, z)
+
+  assert bool(jnp.all(score(beam) >= score(greedy) - 1e-4))
