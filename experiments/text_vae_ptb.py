@@ -15,14 +15,14 @@ def get_config():
   config.dataset = 'ptb'
   config.seed = 0
   config.batch_size = 64
-  config.num_train_steps = 13_000  # ~20 epochs of 657 batches
+  config.num_train_steps = 6570  # 10 epochs of 657 batches
   # Batches are cut to the smallest of these lengths that holds their longest sentence (the
   # longest PTB training sentence is 82 words + <eos>); see the README for the measured waste.
   config.bucket_lengths = (12, 16, 20, 24, 28, 32, 40, 48, 83)
   config.log_every_steps = 100
-  config.eval_every_steps = 1300
-  config.checkpoint_every_steps = 1300
-  config.sample_every_steps = 1300
+  config.eval_every_steps = 1314  # every 2 epochs
+  config.checkpoint_every_steps = 657
+  config.sample_every_steps = 1314
   config.max_checkpoints_to_keep = 3
 
   config.text_model = ml_collections.ConfigDict(dict(

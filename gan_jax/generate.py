@@ -13,6 +13,14 @@ Modes (GANs and VAEs alike, except where an encoder is needed):
 Images (`--images`, `--like`) are MNIST test-set indices or image files (grayscale, resized to
 28x28). The PNG goes to `--out`; the last line printed is one JSON object describing it (for
 arithmetic and like, with the reference classifier's reading of the results).
+
+Text runs (text_vae_ptb, lm_ptb) print sentences instead (and write them to `--out` if given):
+  samples      `--num` sentences from the prior (the language model: from nothing).
+  reconstruct  each `--sentences` item (a sentence, or a test-set index) and its decoding from the
+               posterior mean.
+  interpolate  the homotopy between the first two `--sentences`: decodings of `--steps` evenly
+               spaced points on the line between their posterior means (Bowman et al. 2016).
+Decoding: `--decode=greedy|sample|beam`, `--temperature`, `--top_k`, `--beam_width`.
 """
 import json
 import sys
@@ -28,6 +36,7 @@ from gan_jax import checkpoints
 from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import reference
+from gan_jax import text
 from gan_jax import train
 from gan_jax import writers
 
@@ -39,7 +48,8 @@ GAN_BANK_SIZE = 5000  # generated samples that stand in for encoded data when th
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The trained run.')
 _MODE = flags.DEFINE_enum('mode', 'samples', MODES, 'What to generate.')
-_OUT = flags.DEFINE_string('out', None, 'Where to write the PNG grid.')
+_OUT = flags.DEFINE_string('out', None, 'Where to write the PNG grid (text runs: optional, the '
+                           'sentences as text).')
 _STEP = flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
 _NUM = flags.DEFINE_integer('num', None, 'samples, like: images to generate; reconstruct: test '
                             'images (without --images); interpolate: random pairs; arithmetic: '
@@ -51,6 +61,13 @@ _STEPS = flags.DEFINE_integer('steps', 10, 'interpolate: points on each path, en
 _SPREAD = flags.DEFINE_float('spread', 1.0, 'like: scale of the posterior noise around the liked.')
 _NEAREST = flags.DEFINE_integer('nearest', 7, 'like: nearest training items per liked item.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Random seed of latents.')
+_SENTENCES = flags.DEFINE_multi_string('sentences', [], 'Text runs: a sentence or a test-set '
+                                       'index (repeat the flag for several).')
+_DECODE = flags.DEFINE_enum('decode', 'greedy', text.DECODE_STRATEGIES, 'Text runs: decoding.')
+_TEMPERATURE = flags.DEFINE_float('temperature', 1.0, 'Text runs, --decode=sample: temperature.')
+_TOP_K = flags.DEFINE_integer('top_k', 0, 'Text runs, --decode=sample: keep the k likeliest '
+                              'words (0: all).')
+_BEAM_WIDTH = flags.DEFINE_integer('beam_width', 5, 'Text runs, --decode=beam: beams.')
 
 
 class GenerateError(ValueError):
@@ -251,16 +268,87 @@ def like(model, state, rng, liked, num: int, spread: float, num_nearest: int, da
   return grid, columns, info
 
 
-def run(workdir: str, mode: str, out: str, step=None, num=None, images=(), like_items=(),
-        steps: int = 10, spread: float = 1.0, nearest: int = 7, seed: int = 0) -> dict:
-  """Writes the grid of `mode` to `out`; returns what it wrote (and the mode's measurements)."""
+TEXT_MODES = ('samples', 'reconstruct', 'interpolate')
+TEXT_DEFAULT_NUM = 10  # sentences from the prior
+
+
+def load_sentences(model, specs) -> dict[str, np.ndarray]:
+  """{'tokens', 'length'} for sentences given as text (unknown words become <unk>) or as test-set
+  indices."""
+  test = input_pipeline.load_split(model.config.dataset, 'test')
+  sentences = []
+  for spec in specs:
+    if spec.strip().isdigit():
+      if int(spec) >= len(test['tokens']):
+        raise GenerateError(f'test-set index {spec} is out of range: the test set has '
+                            f'{len(test["tokens"])} sentences.')
+      sentences.append(model.vocab.decode(test['tokens'][int(spec)]))
+    elif spec.strip():
+      sentences.append(spec.strip().lower())
+    else:
+      raise GenerateError('an empty --sentences item; pass a sentence or a test-set index.')
+  return input_pipeline.encode_sentences(model.vocab, sentences)
+
+
+def generate_text(model, state, mode: str, rng, num: int, sentences, steps: int,
+                  decoding: dict) -> dict:
+  """Sentences for a text run's `mode`, decoded with `decoding` (strategy, temperature, top_k,
+  beam_width)."""
+  if mode not in TEXT_MODES:
+    raise GenerateError(f'--mode={mode} is for image runs; a text run takes one of '
+                        f'{", ".join(TEXT_MODES)}.')
+  params = state.networks['text_vae'].params
+  decode_key, z_key = jax.random.split(rng)
+
+  def decode(z):
+    tokens = text._decode(model, params, z, decode_key, decoding['strategy'],  # pylint: disable=protected-access
+                          model.config.max_decode_length, decoding['temperature'],
+                          decoding['top_k'], decoding['beam_width'])
+    return [model.vocab.decode(row) for row in np.asarray(tokens)]
+
+  if mode == 'samples':
+    return {'samples': decode(model.sample_latents(z_key, num))}
+  if not model.latent_dim:
+    raise GenerateError(f'--mode={mode} needs an encoder, and a {model.config.model} run (a '
+                        'language model) has none; use a text_vae_ptb run.')
+  if not sentences:
+    raise GenerateError(f'--mode={mode} needs --sentences (a sentence or a test-set index; '
+                        'repeat the flag).')
+  batch = load_sentences(model, sentences)
+  mean, _ = model.posterior(params, batch['tokens'], batch['length'])
+  inputs = [model.vocab.decode(row) for row in batch['tokens']]
+  if mode == 'reconstruct':
+    return {'reconstructions': [{'input': i, 'output': o} for i, o in zip(inputs, decode(mean))]}
+  if len(inputs) < 2:
+    raise GenerateError('--mode=interpolate needs two --sentences (the homotopy\'s ends).')
+  path = latent.lerp(mean[0], mean[1], jnp.linspace(0.0, 1.0, steps))
+  return {'from': inputs[0], 'to': inputs[1], 'homotopy': decode(path)}
+
+
+def run(workdir: str, mode: str, out: str | None, step=None, num=None, images=(), like_items=(),
+        steps: int = 10, spread: float = 1.0, nearest: int = 7, seed: int = 0, sentences=(),
+        decoding: dict | None = None) -> dict:
+  """Writes the grid of `mode` to `out` (text runs: the sentences, if `out` is given); returns
+  what it wrote (and the mode's measurements)."""
   if mode not in MODES:
     raise GenerateError(f'unknown mode {mode!r}; choose one of {", ".join(MODES)}.')
-  num = DEFAULT_NUM[mode] if num is None else num
   model, state, step = train.load_trained(workdir, step)
+  if isinstance(model, text.TextVAE):
+    result = generate_text(model, state, mode, jax.random.PRNGKey(seed),
+                           TEXT_DEFAULT_NUM if num is None else num, sentences, steps,
+                           decoding or {'strategy': 'greedy', 'temperature': 1.0, 'top_k': 0,
+                                        'beam_width': 5})
+    if out:
+      lines = [line if isinstance(line, str) else f"{line['input']}\t{line['output']}"
+               for value in result.values() if isinstance(value, list) for line in value]
+      writers.save_text(out, lines)
+    return {'mode': mode, 'out': out, 'step': step, 'experiment': model.config.model, **result}
   if not hasattr(model, 'generate'):
     raise GenerateError(f'{workdir} holds a {model.config.model} run, which generates nothing; '
                         'pass the workdir of a GAN or VAE run.')
+  if not out:
+    raise GenerateError('pass --out=FILE.png for the image grid.')
+  num = DEFAULT_NUM[mode] if num is None else num
   image_shape = (28, 28, 1)
   dataset = model.config.dataset
   rng = jax.random.PRNGKey(seed)
@@ -288,15 +376,23 @@ def run(workdir: str, mode: str, out: str, step=None, num=None, images=(), like_
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  if not _WORKDIR.value or not _OUT.value:
-    raise app.UsageError('pass --workdir=DIR and --out=FILE.png')
+  if not _WORKDIR.value:
+    raise app.UsageError('pass --workdir=DIR (and --out=FILE.png for image runs)')
   checkpoints.quiet_orbax_logging()
+  decoding = {'strategy': _DECODE.value, 'temperature': _TEMPERATURE.value,
+              'top_k': _TOP_K.value, 'beam_width': _BEAM_WIDTH.value}
   try:
     result = run(_WORKDIR.value, _MODE.value, _OUT.value, _STEP.value, _NUM.value, _IMAGES.value,
-                 _LIKE.value, _STEPS.value, _SPREAD.value, _NEAREST.value, _SEED.value)
+                 _LIKE.value, _STEPS.value, _SPREAD.value, _NEAREST.value, _SEED.value,
+                 _SENTENCES.value, decoding)
   except (GenerateError, checkpoints.CheckpointError, input_pipeline.DataError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
+  for key in ('samples', 'homotopy'):
+    for sentence in result.get(key, ()):
+      print(sentence)
+  for pair in result.get('reconstructions', ()):
+    print(f"{pair['input']}\n  -> {pair['output']}")
   print(json.dumps(result))
 
 

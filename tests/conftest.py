@@ -22,6 +22,14 @@ def has_mnist() -> bool:
 
 
 requires_mnist = pytest.mark.skipif(not has_mnist(), reason='needs $GAN_JAX_DATA/mnist')
+requires_ptb = pytest.mark.skipif(
+    not (pathlib.Path(os.environ.get('GAN_JAX_DATA', '/nonexistent')) / 'ptb' / 'ptb.train.txt'
+         ).is_file(), reason='needs $GAN_JAX_DATA/ptb')
+
+# Text experiments shrunk the same way (with tiny_config's batch and step counts).
+TINY_TEXT = {'text_model.embed_dim': 8, 'text_model.hidden_size': 16, 'eval_num_sentences': 32,
+             'eval_importance_samples': 4, 'eval_chunk': 2, 'eval_batch_size': 8,
+             'max_decode_length': 12}
 
 
 def tiny_config(name: str = 'dcgan_mnist', **overrides):

@@ -1,5 +1,5 @@
 from gan_jax import bench
-from conftest import requires_mnist, tiny_config
+from conftest import TINY_TEXT, requires_mnist, requires_ptb, tiny_config
 
 
 @requires_mnist
@@ -8,3 +8,12 @@ def test_bench_reports_consistent_rates():
   assert result['timed_steps'] == 5 and result['compile_seconds'] > 0
   assert abs(result['images_per_sec'] - 16 * result['steps_per_sec']) < 0.01 * result['images_per_sec']
   assert result['devices'].startswith('8 x ')
+
+
+@requires_ptb
+def test_bench_over_the_real_bucketed_order():
+  config = tiny_config('text_vae_ptb', **TINY_TEXT)
+  result = bench.benchmark(config, 0, 0, 0, data_batches=6)
+  assert result['data_batches'] == 6 and all(s[0] == 16 for s in result['shapes'])
+  assert {s[1] for s in result['shapes']} <= set(config.bucket_lengths)
+  assert 0 <= result['padding_share'] < 1 and result['tokens_per_sec'] > 0

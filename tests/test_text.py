@@ -12,16 +12,7 @@ from gan_jax import losses
 from gan_jax import text
 from gan_jax import train
 from gan_jax.input_pipeline import Vocabulary
-from conftest import tiny_config
-
-requires_ptb = pytest.mark.skipif(
-    not (pathlib.Path(os.environ.get('GAN_JAX_DATA', '/nonexistent')) / 'ptb' / 'ptb.train.txt'
-         ).is_file(), reason='needs $GAN_JAX_DATA/ptb')
-
-TINY_TEXT = {'text_model.embed_dim': 8, 'text_model.hidden_size': 16, 'eval_num_sentences': 32,
-             'eval_importance_samples': 4, 'eval_chunk': 2, 'eval_batch_size': 8,
-             'max_decode_length': 12}
-
+from conftest import TINY_TEXT, requires_ptb, tiny_config
 
 def _ptb_lines(split):
   path = pathlib.Path(os.environ['GAN_JAX_DATA']) / 'ptb' / f'ptb.{split}.txt'
@@ -195,3 +186,25 @@ def test_decoders_on_a_tiny_model(tiny_text_run):
     return model.log_likelihood(params, tokens, lengths, z)
 
   assert bool(jnp.all(score(beam) >= score(greedy) - 1e-4))
+
+
+@requires_ptb
+def test_generate_prints_sentences(tiny_text_run, tmp_path):
+  from gan_jax import generate
+  _, workdir, _ = tiny_text_run
+  out = tmp_path / 'samples.txt'
+  result = generate.run(str(workdir), 'samples', str(out), num=3,
+                        decoding={'strategy': 'sample', 'temperature': 1.0, 'top_k': 5,
+                                  'beam_width': 1})
+  assert len(result['samples']) == 3 and out.read_text().count('\n') == 3
+  result = generate.run(str(workdir), 'reconstruct', None, sentences=['0', 'the market fell'])
+  assert [r['input'] for r in result['reconstructions']][1] == 'the market fell'
+  result = generate.run(str(workdir), 'interpolate', None, sentences=['0', '1'], steps=5)
+  assert len(result['homotopy']) == 5 and result['from'] != result['to']
+  for mode, kwargs, message in [
+      ('like', {}, 'is for image runs'),
+      ('interpolate', {'sentences': ['0']}, 'needs two --sentences'),
+      ('reconstruct', {}, 'needs --sentences'),
+      ('reconstruct', {'sentences': ['99999']}, 'index 99999 is out of range')]:
+    with pytest.raises(generate.GenerateError, match=message):
+      generate.run(str(workdir), mode, None, **kwargs)
