@@ -33,7 +33,7 @@ def benchmark(config, warmup_steps: int, min_steps: int, min_seconds: float,
   train.check_batch_size(config, mesh)
   model = train.build_model(config)
   state = train.create_state(model, config, mesh)
-  data = input_pipeline.load_split(config.dataset, 'train')
+  data = train.training_data(model, config)
   batches = input_pipeline.BatchIterator(data, config.batch_size, config.seed,
                                          jax.process_index(), jax.process_count(),
                                          config.get('bucket_lengths', ()))

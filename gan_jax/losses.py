@@ -160,3 +160,10 @@ def kl_weight(step, schedule: str, anneal_steps: int, cycle_ratio: float = 0.5):
   if schedule == 'cyclical':
     return jnp.minimum(1.0, (step % anneal_steps) / (cycle_ratio * anneal_steps))
   raise ValueError(f'unknown KL schedule {schedule!r}; use constant, linear or cyclical')
+
+
+def policy_gradient_loss(log_probs, rewards):
+  """REINFORCE for sequences (SeqGAN, Yu et al. 2017): -mean_b sum_t Q_t log G(y_t | y_<t), with
+  [B, T] log-probabilities of the sampled tokens and [B, T] action values Q (rollout rewards),
+  which are constants: the gradient flows only through the log-probabilities."""
+  return -jnp.mean(jnp.sum(log_probs * jax.lax.stop_gradient(rewards), axis=-1))

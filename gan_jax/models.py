@@ -279,7 +279,8 @@ class ConvVAE(nn.Module):
 class SentenceVAE(nn.Module):
   """Bowman et al. (2016)'s sentence VAE with GRUs: an encoder GRU's last state -> diagonal
   Gaussian z; a decoder GRU started from tanh(Dense(z)) and fed z with every input word.
-  latent_dim=0 is the same decoder as a plain language model (no encoder, no z).
+  latent_dim=0 is the same decoder as a plain language model (no encoder, no z); such a language
+  model can also use an LSTM (`cell='lstm'`, SeqGAN's generator and oracle).
 
   The decoder is exposed one step at a time (`initial_carry`, `step`, `logits`) so that teacher
   forcing and every decoding strategy run it under the same `lax.scan`; the output layer is kept
@@ -288,11 +289,24 @@ class SentenceVAE(nn.Module):
   embed_dim: int = 256
   hidden_size: int = 256
   latent_dim: int = 32
+  cell: str = 'gru'
+  # SeqGAN's oracle draws every weight from N(0, 1) (Yu et al. 2017); None keeps Flax's defaults.
+  init_stddev: float | None = None
 
   def setup(self):
-    self.decoder_embed = nn.Embed(self.vocab_size, self.embed_dim)
-    self.decoder_cell = nn.GRUCell(self.hidden_size)
-    self.output = nn.Dense(self.vocab_size)
+    if self.cell not in ('gru', 'lstm') or (self.cell == 'lstm' and self.latent_dim):
+      raise ValueError(f'cell={self.cell!r}: use gru, or lstm for a language model (latent_dim=0)')
+    kernel = ({} if self.init_stddev is None else
+              {'kernel_init': nn.initializers.normal(self.init_stddev)})
+    embed = ({} if self.init_stddev is None else
+             {'embedding_init': nn.initializers.normal(self.init_stddev)})
+    self.decoder_embed = nn.Embed(self.vocab_size, self.embed_dim, **embed)
+    if self.cell == 'lstm':
+      recurrent = {} if self.init_stddev is None else {'recurrent_kernel_init': kernel['kernel_init']}
+      self.decoder_cell = nn.OptimizedLSTMCell(self.hidden_size, **kernel, **recurrent)
+    else:
+      self.decoder_cell = nn.GRUCell(self.hidden_size)
+    self.output = nn.Dense(self.vocab_size, **kernel)
     if self.latent_dim:
       self.encoder_embed = nn.Embed(self.vocab_size, self.embed_dim)
       self.encoder = nn.RNN(nn.GRUCell(self.hidden_size), return_carry=True)
@@ -307,7 +321,8 @@ class SentenceVAE(nn.Module):
 
   def initial_carry(self, z):
     if not self.latent_dim:
-      return jnp.zeros((z.shape[0], self.hidden_size), z.dtype)
+      zeros = jnp.zeros((z.shape[0], self.hidden_size), z.dtype)
+      return (zeros, zeros) if self.cell == 'lstm' else zeros
     return jnp.tanh(self.to_initial_carry(z))
 
   def step(self, carry, token, z):
@@ -324,3 +339,25 @@ class SentenceVAE(nn.Module):
          else jnp.zeros((batch, 0), jnp.float32))
     _, hidden = self.step(self.initial_carry(z), tokens[:, 0], z)
     return self.logits(hidden)
+
+
+class SeqGANDiscriminator(nn.Module):
+  """Yu et al. (2017)'s sequence classifier (after Kim 2014 and Zhang & LeCun 2015): embeddings,
+  convolutions of several widths with max-over-time pooling, a highway layer, dropout, one
+  logit (real vs generated)."""
+  vocab_size: int
+  embed_dim: int = 64
+  filter_sizes: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+  num_filters: Sequence[int] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+  dropout_rate: float = 0.25
+
+  @nn.compact
+  def __call__(self, tokens, train: bool = False):
+    x = nn.Embed(self.vocab_size, self.embed_dim)(tokens)  # [B, T, E]
+    pooled = [jnp.max(nn.relu(nn.Conv(n, (size,), padding='VALID')(x)), axis=1)
+              for size, n in zip(self.filter_sizes, self.num_filters) if size <= tokens.shape[1]]
+    h = jnp.concatenate(pooled, axis=-1)
+    gate = nn.sigmoid(nn.Dense(h.shape[-1])(h))
+    h = gate * nn.relu(nn.Dense(h.shape[-1])(h)) + (1.0 - gate) * h  # highway
+    h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
+    return nn.Dense(1)(h)[:, 0]

@@ -36,6 +36,16 @@ def decoder_inputs(tokens):
   return jnp.concatenate([bos, tokens[:, :-1]], axis=1)
 
 
+def teacher_forced_logits(module, params, inputs, z):
+  """[B, L, V] next-word logits of a `SentenceVAE` decoder fed `inputs` [B, L] with latents z
+  ([B, 0] for a language model): the recurrence under `lax.scan`, the output layer on all steps
+  at once."""
+  apply = lambda *args, method: module.apply({'params': params}, *args, method=method)
+  step = lambda carry, token: apply(carry, token, z, method=module.step)
+  _, hidden = jax.lax.scan(step, apply(z, method=module.initial_carry), inputs.T)  # [L, B, H]
+  return apply(jnp.swapaxes(hidden, 0, 1), method=module.logits)
+
+
 class TextVAE:
 
   def __init__(self, config):
@@ -68,13 +78,7 @@ class TextVAE:
   def log_likelihood(self, params, tokens, lengths, z, inputs=None):
     """log p(x | z) per sentence, teacher-forced: [B, L] targets, [B] lengths, [B, d] z."""
     inputs = decoder_inputs(tokens) if inputs is None else inputs
-
-    def step(carry, token):
-      return self._apply(params, carry, token, z, method=self.module.step)
-
-    carry = self._apply(params, z, method=self.module.initial_carry)
-    _, hidden = jax.lax.scan(step, carry, inputs.T)  # [L, B, H]
-    logits = self._apply(params, jnp.swapaxes(hidden, 0, 1), method=self.module.logits)
+    logits = teacher_forced_logits(self.module, params, inputs, z)
     return losses.sequence_log_likelihood(logits, tokens, lengths)
 
   def log_weights(self, params, tokens, lengths, rng, k: int):
@@ -155,7 +159,8 @@ class TextVAE:
     Finished beams carry on with <pad> at no cost, so they compete with the unfinished ones."""
     batch, vocab_size = z.shape[0], len(self.vocab)
     z_beams = jnp.repeat(z, width, axis=0)
-    carry = jnp.repeat(self._apply(params, z, method=self.module.initial_carry), width, axis=0)
+    carry = jax.tree.map(lambda c: jnp.repeat(c, width, axis=0),
+                         self._apply(params, z, method=self.module.initial_carry))
     pad_only = jnp.full((vocab_size,), -jnp.inf).at[Vocabulary.PAD].set(0.0)
 
     def step(state, t):
@@ -168,7 +173,8 @@ class TextVAE:
       parent, token = flat // vocab_size, flat % vocab_size
       pick = lambda x: jnp.take_along_axis(x, parent.reshape(
           parent.shape + (1,) * (x.ndim - 2)), axis=1)
-      carry = pick(carry.reshape(batch, width, -1)).reshape(batch * width, -1)
+      carry = jax.tree.map(lambda c: pick(c.reshape(batch, width, -1)).reshape(batch * width, -1),
+                           carry)
       seqs = pick(seqs).at[:, :, t].set(token)
       done = pick(done) | (token == Vocabulary.EOS) | (token == Vocabulary.PAD)
       return (carry, token, scores, done, seqs), None

@@ -18,16 +18,18 @@ from gan_jax import checkpoints
 from gan_jax import classifier
 from gan_jax import gan
 from gan_jax import input_pipeline
+from gan_jax import seqgan
 from gan_jax import text
 from gan_jax import vae
 from gan_jax import writers
 
 # config.model -> the family that trains it. A family has init(rng) -> TrainState and a pure
-# train_step(state, batch, rng) -> (state, metrics); optionally sample_grid(state) -> images in
+# train_step(state, batch, rng) -> (state, metrics); optionally train_data() -> arrays (when it
+# makes its own, e.g. SeqGAN's oracle), sample_grid(state) -> images in
 # [0, 1] or sample_text(state) -> sentences, and evaluate(state) -> scalars.
 MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier,
                   'vae': vae.VAE, 'conv_vae': vae.VAE,
-                  'text_vae': text.TextVAE, 'text_lm': text.TextVAE}
+                  'text_vae': text.TextVAE, 'text_lm': text.TextVAE, 'seqgan': seqgan.SeqGAN}
 
 
 def build_model(config):
@@ -51,6 +53,11 @@ def load_trained(workdir: str, step: int | None = None, configure=None):
   state, _, _ = checkpoints.restore(
       manager, checkpoints.abstract_like(template, NamedSharding(make_mesh(), P())), step)
   return model, state, step
+
+
+def training_data(model, config) -> dict:
+  return (model.train_data() if hasattr(model, 'train_data')
+          else input_pipeline.load_split(config.dataset, 'train'))
 
 
 def make_mesh(devices=None) -> Mesh:
@@ -128,7 +135,7 @@ def train_and_evaluate(config, workdir: str, devices=None):
   model = build_model(config)
   is_chief = jax.process_index() == 0
 
-  data = input_pipeline.load_split(config.dataset, 'train')
+  data = training_data(model, config)
   batches = input_pipeline.BatchIterator(data, config.batch_size, config.seed,
                                          jax.process_index(), jax.process_count(),
                                          config.get('bucket_lengths', ()))

@@ -1,0 +1,15 @@
+"""SeqGAN on Penn Treebank sentences, cut or padded to 20 tokens (<eos> and <pad> are tokens the
+generator learns to emit). G: GRU LM (embedding 64, hidden 128); metrics BLEU-2..5 of 200
+generated sentences against the test set (cut the same way) and self-BLEU, Texygen's protocol with
+NLTK's smoothing method 1."""
+from gan_jax import configs
+
+
+def get_config():
+  config = configs.base_config('seqgan_oracle')
+  config.dataset = 'ptb'
+  del config.oracle
+  config.generator.update(embed_dim=64, hidden_size=128, cell='gru')
+  config.optimizer.g_learning_rate = 1e-3
+  config.eval_num_samples = 200
+  return config

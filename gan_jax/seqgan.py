@@ -1,0 +1,249 @@
+"""SeqGAN (Yu et al. 2017) on the shared trainer: a recurrent generator trained adversarially by
+policy gradient, with Monte Carlo rollouts turning the discriminator's verdict on whole sequences
+into a reward for every token.
+
+One pure `train_step` runs the phase its step belongs to (`lax.switch`):
+  1. `g_pretrain_steps` of maximum likelihood on real sequences;
+  2. `d_pretrain_steps` of discriminator training on real against generated sequences;
+  3. adversarial steps: one policy-gradient update of G, whose reward for token t is D's mean
+     probability of "real" over `num_rollouts` completions of the first t tokens by the rollout
+     policy (a delayed copy of G, `rollout_update_rate`), then `d_steps` discriminator updates.
+G and D keep separate Optax states. Datasets: 'oracle' (the paper's synthetic benchmark: a
+randomly initialised LSTM generates the training data; metric NLL-oracle) and 'ptb' (sentences
+cut or padded to `sequence_length`; metric BLEU-2..5 against the test set and self-BLEU).
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gan_jax import input_pipeline
+from gan_jax import losses
+from gan_jax import models
+from gan_jax import text
+from gan_jax.input_pipeline import Vocabulary
+from gan_jax.state import Network, TrainState
+
+START = Vocabulary.BOS  # the first input of every generator (and of the oracle)
+
+
+def sample_sequences(module, params, rng, num: int, length: int, prefix=None, prefix_length=None,
+                     temperature: float = 1.0):
+  """[num, length] tokens sampled from a `SentenceVAE` language model; the first
+  prefix_length[i] tokens of row i are copied from prefix[i] instead (Monte Carlo rollouts)."""
+  apply = lambda *args, method: module.apply({'params': params}, *args, method=method)
+  z = jnp.zeros((num, 0))
+  if prefix is None:
+    prefix, prefix_length = jnp.zeros((num, length), jnp.int32), jnp.zeros((num,), jnp.int32)
+
+  def step(state, inputs):
+    carry, token = state
+    t, key = inputs
+    carry, hidden = apply(carry, token, z, method=module.step)
+    logits = apply(hidden, method=module.logits) / temperature
+    token = jnp.where(t < prefix_length, prefix[:, t], jax.random.categorical(key, logits))
+    return (carry, token), token
+
+  start = (apply(z, method=module.initial_carry), jnp.full((num,), START, jnp.int32))
+  _, tokens = jax.lax.scan(step, start, (jnp.arange(length), jax.random.split(rng, length)))
+  return tokens.T
+
+
+def token_log_probs(module, params, tokens):
+  """[B, T] log G(y_t | y_<t) of given sequences, teacher-forced."""
+  inputs = jnp.concatenate([jnp.full((tokens.shape[0], 1), START, tokens.dtype), tokens[:, :-1]], 1)
+  logits = text.teacher_forced_logits(module, params, inputs, jnp.zeros((tokens.shape[0], 0)))
+  return jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], axis=-1)[..., 0]
+
+
+class Oracle:
+  """The synthetic benchmark's target: an LSTM language model with N(0, 1) weights."""
+
+  def __init__(self, config):
+    oracle = config.oracle
+    self.module = models.SentenceVAE(vocab_size=oracle.vocab_size, embed_dim=oracle.embed_dim,
+                                     hidden_size=oracle.hidden_size, latent_dim=0, cell='lstm',
+                                     init_stddev=1.0)
+    self.params = self.module.init(jax.random.PRNGKey(oracle.seed), jnp.ones((1, 2), jnp.int32),
+                                   jnp.full((1,), 2))['params']
+    self.length = config.sequence_length
+    self.num_sequences = oracle.num_sequences
+    self._sample = jax.jit(functools.partial(sample_sequences, self.module), static_argnums=(2, 3))
+    self._nll = jax.jit(lambda params, tokens: -jnp.mean(token_log_probs(self.module, params,
+                                                                         tokens), axis=-1))
+
+  def sample(self, rng, num: int) -> np.ndarray:
+    return np.concatenate([np.asarray(self._sample(self.params, jax.random.fold_in(rng, i),
+                                                   min(1000, num - i), self.length))
+                           for i in range(0, num, 1000)])
+
+  def nll(self, tokens) -> np.ndarray:
+    """Per-sequence mean per-token NLL under the oracle (NLL-oracle when tokens come from G)."""
+    return np.concatenate([np.asarray(self._nll(self.params, tokens[i:i + 1000]))
+                           for i in range(0, len(tokens), 1000)])
+
+
+class SeqGAN:
+
+  def __init__(self, config):
+    self.config = config
+    self.length = config.sequence_length
+    if config.dataset == 'oracle':
+      self.oracle = Oracle(config)
+      self.vocab, vocab_size = None, config.oracle.vocab_size
+    else:
+      self.oracle = None
+      self.vocab = input_pipeline.vocabulary(config.dataset)
+      vocab_size = len(self.vocab)
+    self.generator = models.SentenceVAE(vocab_size=vocab_size, latent_dim=0,
+                                        **config.generator.to_dict())
+    self.discriminator = models.SeqGANDiscriminator(vocab_size=vocab_size,
+                                                    **config.discriminator.to_dict())
+    opt = config.optimizer
+    self.g_tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip),
+                            optax.adam(opt.g_learning_rate))
+    self.d_tx = optax.adam(opt.d_learning_rate)
+    self._sample = jax.jit(functools.partial(sample_sequences, self.generator),
+                           static_argnums=(2, 3))
+
+  def train_data(self) -> dict[str, np.ndarray]:
+    """The real sequences: the oracle's samples, or the text split cut/padded to the length."""
+    if self.oracle:
+      tokens = self.oracle.sample(jax.random.PRNGKey(self.config.oracle.seed + 1),
+                                  self.oracle.num_sequences)
+    else:
+      tokens = self._fixed_length(input_pipeline.load_split(self.config.dataset, 'train'))
+    return {'tokens': tokens.astype(np.int32)}
+
+  def _fixed_length(self, split) -> np.ndarray:
+    tokens = split['tokens'][:, :self.length]
+    return np.pad(tokens, ((0, 0), (0, self.length - tokens.shape[1])))  # <pad> is 0
+
+  def init(self, rng) -> TrainState:
+    g_key, d_key, rng = jax.random.split(rng, 3)
+    tokens = jnp.ones((2, self.length), jnp.int32)
+    g_vars = self.generator.init(g_key, tokens, jnp.full((2,), self.length))
+    d_vars = self.discriminator.init(d_key, tokens)
+    g = Network.create(g_vars, self.g_tx)
+    return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, networks={
+        'generator': g, 'discriminator': Network.create(d_vars, self.d_tx),
+        'rollout': g.replace(opt_state=())})
+
+  def rewards(self, rollout_params, d_params, tokens, rng):
+    """[B, T] rewards: for t < T, D's mean probability of "real" over num_rollouts completions of
+    tokens[:, :t] by the rollout policy; for t = T, D's verdict on the sequence itself. All
+    B * (T - 1) * num_rollouts completions run as one batch."""
+    batch, length = tokens.shape
+    n = self.config.num_rollouts
+    prefix_length = jnp.repeat(jnp.arange(1, length), n * batch)  # [(T-1) * n * B]
+    prefixes = jnp.tile(tokens, ((length - 1) * n, 1))
+    completed = sample_sequences(self.generator, rollout_params, rng, prefixes.shape[0], length,
+                                 prefixes, prefix_length)
+    verdict = lambda x: jax.nn.sigmoid(self.discriminator.apply({'params': d_params}, x))
+    rollout_rewards = verdict(completed).reshape(length - 1, n, batch).mean(axis=1).T
+    return jnp.concatenate([rollout_rewards, verdict(tokens)[:, None]], axis=1)
+
+  def _d_update(self, d: Network, real, fake, rng):
+    def loss_fn(params):
+      logits = lambda x, key: self.discriminator.apply({'params': params}, x, train=True,
+                                                       rngs={'dropout': key})
+      real_key, fake_key = jax.random.split(rng)
+      return losses.discriminator_bce(logits(real, real_key), logits(fake, fake_key))
+
+    loss, grads = jax.value_and_grad(loss_fn)(d.params)
+    return d.apply_gradients(grads, self.d_tx), loss
+
+  def train_step(self, state: TrainState, batch, rng):
+    config = self.config
+    real = batch['tokens']
+    n = real.shape[0]
+    nets = state.networks
+    zero = jnp.zeros(())
+
+    def metrics(mle=zero, d_loss=zero, pg_loss=zero, reward=zero):
+      return {'g_mle_nll': mle, 'd_loss': d_loss, 'pg_loss': pg_loss, 'mean_reward': reward}
+
+    def mle_phase(nets):
+      g = nets['generator']
+      nll, grads = jax.value_and_grad(
+          lambda p: -jnp.mean(token_log_probs(self.generator, p, real)))(g.params)
+      g = g.apply_gradients(grads, self.g_tx)
+      return {**nets, 'generator': g, 'rollout': g.replace(opt_state=())}, metrics(mle=nll)
+
+    def d_phase(nets, rng):
+      d, loss = nets['discriminator'], zero
+      for i in range(config.d_steps):
+        sample_key, update_key = jax.random.split(jax.random.fold_in(rng, i))
+        fake = sample_sequences(self.generator, nets['generator'].params, sample_key, n,
+                                self.length)
+        d, loss = self._d_update(d, real, fake, update_key)
+      return {**nets, 'discriminator': d}, loss
+
+    def pretrain_d_phase(nets):
+      nets, loss = d_phase(nets, rng)
+      return nets, metrics(d_loss=loss)
+
+    def adversarial_phase(nets):
+      sample_key, rollout_key, d_key = jax.random.split(rng, 3)
+      g = nets['generator']
+      fake = sample_sequences(self.generator, g.params, sample_key, n, self.length)
+      rewards = self.rewards(nets['rollout'].params, nets['discriminator'].params, fake,
+                             rollout_key)
+      pg_loss, grads = jax.value_and_grad(lambda p: losses.policy_gradient_loss(
+          token_log_probs(self.generator, p, fake), rewards))(g.params)
+      g = g.apply_gradients(grads, self.g_tx)
+      rollout = nets['rollout'].replace(params=optax.incremental_update(
+          g.params, nets['rollout'].params, 1.0 - config.rollout_update_rate))
+      nets, d_loss = d_phase({**nets, 'generator': g, 'rollout': rollout}, d_key)
+      return nets, metrics(d_loss=d_loss, pg_loss=pg_loss, reward=jnp.mean(rewards))
+
+    phase = ((state.step >= config.g_pretrain_steps).astype(jnp.int32)
+             + (state.step >= config.g_pretrain_steps + config.d_pretrain_steps))
+    nets, out = jax.lax.switch(phase, [mle_phase, pretrain_d_phase, adversarial_phase], nets)
+    return state.replace(step=state.step + 1, networks=nets), {**out, 'phase': phase}
+
+  def generate_tokens(self, state: TrainState, num: int, seed: int) -> np.ndarray:
+    key = jax.random.PRNGKey(seed)
+    return np.concatenate([np.asarray(self._sample(state.networks['generator'].params,
+                                                   jax.random.fold_in(key, i),
+                                                   min(1000, num - i), self.length))
+                           for i in range(0, num, 1000)])
+
+  def sample_text(self, state: TrainState, num_samples: int = 10) -> list[str]:
+    tokens = self.generate_tokens(state, num_samples, self.config.seed + 1)
+    if self.vocab is None:
+      return [' '.join(map(str, row)) for row in tokens]
+    return [self.vocab.decode(row) for row in tokens]
+
+  def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
+    """Oracle: NLL-oracle (mean per-token NLL of num_samples generated sequences under the
+    oracle). Text: BLEU-2..5 of generated sentences against the test set, and self-BLEU."""
+    num = num_samples or self.config.eval_num_samples
+    tokens = self.generate_tokens(state, num, self.config.seed + 2)
+    if self.oracle:
+      return {'nll_oracle': float(np.mean(self.oracle.nll(tokens)))}
+    references = [self.vocab.decode(row).split() for row in
+                  self._fixed_length(input_pipeline.load_split(self.config.dataset, 'test'))]
+    hypotheses = [self.vocab.decode(row).split() for row in tokens]
+    return bleu_scores(hypotheses, references)
+
+
+def bleu_scores(hypotheses, references, orders=(2, 3, 4, 5)) -> dict[str, float]:
+  """Texygen's protocol (Zhu et al. 2018), with NLTK's BLEU and its smoothing method 1 (epsilon
+  0.1 added to zero n-gram counts): BLEU-n averages sentence BLEU of each hypothesis against all
+  references; self-BLEU-n, of each hypothesis against the other hypotheses (lower: more
+  diverse; it needs two or more hypotheses)."""
+  from nltk.translate import bleu_score  # pylint: disable=g-import-not-at-top
+  smoothing = bleu_score.SmoothingFunction().method1
+  result = {}
+  for n in orders:
+    weights = (1.0 / n,) * n
+    result[f'bleu_{n}'] = float(np.mean([
+        bleu_score.sentence_bleu(references, h, weights, smoothing) for h in hypotheses]))
+    if len(hypotheses) > 1:
+      result[f'self_bleu_{n}'] = float(np.mean([
+          bleu_score.sentence_bleu(hypotheses[:i] + hypotheses[i + 1:], h, weights, smoothing)
+          for i, h in enumerate(hypotheses)]))
+  return result

@@ -1,0 +1,99 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import losses
+from gan_jax import seqgan
+from gan_jax import train
+from conftest import requires_ptb, tiny_config
+
+TINY_SEQGAN = {'oracle.vocab_size': 50, 'oracle.num_sequences': 64, 'sequence_length': 6,
+               'discriminator.filter_sizes': (1, 2, 3), 'discriminator.num_filters': (4, 4, 4),
+               'discriminator.embed_dim': 8, 'num_rollouts': 2, 'g_pretrain_steps': 2,
+               'd_pretrain_steps': 1, 'd_steps': 1, 'eval_num_samples': 100}
+
+
+def test_policy_gradient_is_reinforce():
+  # A one-step categorical policy pi = softmax(theta); REINFORCE's gradient estimate of
+  # E[r] is mean_b r_b (onehot(a_b) - pi), and the loss is its negative.
+  theta = jnp.array([0.5, -1.0, 2.0, 0.0])
+  actions = jnp.array([0, 2, 2, 3, 1])
+  rewards = jnp.array([1.0, 0.2, 0.7, 0.0, 0.4])
+
+  def loss(theta, rewards):
+    log_probs = jax.nn.log_softmax(theta)[actions][:, None]  # [B, T=1]
+    return losses.policy_gradient_loss(log_probs, rewards[:, None])
+
+  reinforce = jnp.mean(rewards[:, None] * (jax.nn.one_hot(actions, 4) - jax.nn.softmax(theta)), 0)
+  np.testing.assert_allclose(jax.grad(loss)(theta, rewards), -reinforce, rtol=1e-6)
+  np.testing.assert_allclose(
+      loss(theta, rewards), -jnp.mean(rewards * jax.nn.log_softmax(theta)[actions]), rtol=1e-6)
+  # Rewards are constants: rewards that depend on theta leave the gradient unchanged.
+  np.testing.assert_allclose(jax.grad(lambda t: loss(t, rewards * jnp.sum(t)))(theta),
+                             -reinforce * jnp.sum(theta), rtol=1e-5)
+
+
+def test_oracle_prefers_its_own_samples_to_random_sequences():
+  config = tiny_config('seqgan_oracle')  # the paper's oracle: vocabulary 5,000, length 20
+  oracle = seqgan.Oracle(config)
+  own = oracle.sample(jax.random.PRNGKey(0), 200)
+  assert own.shape == (200, 20) and own.max() < 5000
+  random = np.random.default_rng(0).integers(0, 5000, size=(200, 20))
+  own_nll, random_nll = np.mean(oracle.nll(own)), np.mean(oracle.nll(random))
+  assert own_nll < random_nll - 1.0
+  assert np.log(5000) - 1 < random_nll  # random text is near (or above) log |V|
+
+
+def test_rollouts_keep_their_prefix_and_rewards_are_probabilities():
+  model = train.build_model(tiny_config('seqgan_oracle', **TINY_SEQGAN))
+  state = model.init(jax.random.PRNGKey(0))
+  g = state.networks['generator'].params
+  prefix = jnp.tile(jnp.arange(10, 16)[None], (4, 1))
+  out = seqgan.sample_sequences(model.generator, g, jax.random.PRNGKey(1), 4, 6, prefix,
+                                jnp.array([0, 2, 5, 6]))
+  np.testing.assert_array_equal(out[1, :2], [10, 11])
+  np.testing.assert_array_equal(out[2, :5], prefix[2, :5])
+  np.testing.assert_array_equal(out[3], prefix[3])
+  tokens = seqgan.sample_sequences(model.generator, g, jax.random.PRNGKey(2), 3, 6)
+  d = state.networks['discriminator'].params
+  rewards = model.rewards(g, d, tokens, jax.random.PRNGKey(3))
+  assert rewards.shape == (3, 6) and bool(jnp.all((rewards > 0) & (rewards < 1)))
+  np.testing.assert_allclose(rewards[:, -1], jax.nn.sigmoid(
+      model.discriminator.apply({'params': d}, tokens)), rtol=1e-5)
+
+
+def test_seqgan_trains_through_all_phases_on_the_shared_trainer(tmp_path):
+  config = tiny_config('seqgan_oracle', **TINY_SEQGAN, num_train_steps=4, log_every_steps=1)
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 4
+  import json
+  lines = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert [l['phase'] for l in lines] == [0, 0, 1, 2]
+  assert lines[0]['g_mle_nll'] > 0 and lines[2]['d_loss'] > 0 and 0 < lines[3]['mean_reward'] < 1
+  model = train.build_model(config)
+  assert model.evaluate(jax.device_get(state))['nll_oracle'] > 0
+  assert (tmp_path / 'samples' / 'step_0000004.txt').is_file()
+
+
+def test_bleu_against_nltk_known_cases():
+  references = [['the', 'cat', 'sat', 'on', 'the', 'mat'], ['a', 'dog', 'ran', 'in', 'the', 'park']]
+  exact = seqgan.bleu_scores([references[0]], references)
+  assert exact['bleu_2'] == pytest.approx(1.0) and exact['bleu_5'] == pytest.approx(1.0)
+  # Hand-computed BLEU-2 of "the cat ran": unigram precision 3/3, bigram 1/2 ("the cat"),
+  # brevity penalty exp(1 - 6/3) (closest reference length 6): sqrt(1 * 0.5) * e^-1.
+  partial = seqgan.bleu_scores([['the', 'cat', 'ran']], references, orders=(2,))
+  assert partial['bleu_2'] == pytest.approx(np.sqrt(0.5) * np.exp(-1.0), rel=1e-6)
+  same = seqgan.bleu_scores([references[1]] * 3, references, orders=(3,))
+  assert same['self_bleu_3'] == pytest.approx(1.0)  # no diversity at all
+
+
+@requires_ptb
+def test_seqgan_ptb_reports_bleu(tmp_path):
+  overrides = {k: v for k, v in TINY_SEQGAN.items() if not k.startswith('oracle')}
+  overrides.update({'generator.hidden_size': 8, 'generator.embed_dim': 8, 'eval_num_samples': 5})
+  config = tiny_config('seqgan_ptb', **overrides)
+  state = train.train_and_evaluate(config, str(tmp_path))
+  result = train.build_model(config).evaluate(jax.device_get(state))
+  assert set(result) == {f'{p}bleu_{n}' for p in ('', 'self_') for n in (2, 3, 4, 5)}
+  assert all(0 <= v <= 1 for v in result.values())
