@@ -43,7 +43,7 @@ def sample_sequences(module, params, rng, num: int, length: int, prefix=None, pr
     t, key = inputs
     carry, hidden = apply(carry, token, z, method=module.step)
     logits = apply(hidden, method=module.logits) / temperature
-    token = jnp.where(t < prefix_length, prefix[:, t], jax.random.categorical(key, logits))
+    token = jnp.where(t < prefix_length, prefix[:, t], text.sample_categorical(key, logits))
     return (carry, token), token
 
   start = (apply(z, method=module.initial_carry), jnp.full((num,), START, jnp.int32))

@@ -208,3 +208,14 @@ def test_generate_prints_sentences(tiny_text_run, tmp_path):
       ('reconstruct', {'sentences': ['99999']}, 'index 99999 is out of range')]:
     with pytest.raises(generate.GenerateError, match=message):
       generate.run(str(workdir), mode, None, **kwargs)
+
+
+def test_inverse_cdf_sampling_matches_the_distribution():
+  logits = jnp.log(jnp.array([[0.5, 0.0, 0.2, 0.3]]))  # one impossible token
+  draws = jax.vmap(lambda key: text.sample_categorical(key, logits)[0])(
+      jax.random.split(jax.random.PRNGKey(0), 20_000))
+  freq = np.bincount(np.asarray(draws), minlength=4) / 20_000
+  np.testing.assert_allclose(freq, [0.5, 0.0, 0.2, 0.3], atol=0.012)  # ~3 standard errors
+  peaked = jnp.full((5, 7), -jnp.inf).at[jnp.arange(5), jnp.array([0, 6, 3, 3, 1])].set(0.0)
+  np.testing.assert_array_equal(text.sample_categorical(jax.random.PRNGKey(1), peaked),
+                                [0, 6, 3, 3, 1])
