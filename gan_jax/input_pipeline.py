@@ -262,8 +262,9 @@ class BatchIterator(Iterator[dict]):
   def __next__(self) -> dict[str, np.ndarray]:
     epoch, position = divmod(self.next_batch, self._batches_per_epoch)
     start = position * self._global_batch_size
-    global_indices = self._order(epoch)[start:start + self._global_batch_size]
-    indices = np.sort(global_indices[self._local_slice])
+    global_indices = np.sort(self._order(epoch)[start:start + self._global_batch_size])
+    # Sorted before slicing, so the processes' slices concatenate to one process's batch.
+    indices = global_indices[self._local_slice]
     self.next_batch += 1
     batch = {key: value[indices] for key, value in self._arrays.items()}
     if len(self._buckets):  # every process cuts to the bucket of the whole global batch

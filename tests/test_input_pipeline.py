@@ -65,6 +65,7 @@ def test_missing_data_says_what_to_do(tmp_path, monkeypatch):
 
   monkeypatch.setattr(tfds.download.DownloadManager, 'download', offline)
   input_pipeline.load_split.cache_clear()
+  input_pipeline.load_examples.cache_clear()
   try:
     with pytest.raises(input_pipeline.DataError,
                        match=r'GAN_JAX_DATA=.*empty has no complete mnist/ folder.*'
@@ -72,3 +73,4 @@ def test_missing_data_says_what_to_do(tmp_path, monkeypatch):
       input_pipeline.load_split('mnist', 'train')
   finally:
     input_pipeline.load_split.cache_clear()
+    input_pipeline.load_examples.cache_clear()

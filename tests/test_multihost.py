@@ -1,0 +1,76 @@
+"""Two processes on 127.0.0.1 (CPU, gloo collectives) train as one job, and match one process
+that trains the same global batches on the same number of devices."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+from jax.sharding import NamedSharding, PartitionSpec as P
+import pytest
+
+from gan_jax import checkpoints
+from gan_jax import train
+from conftest import REPO, requires_mnist, tiny_config
+from test_train import assert_trees_close
+
+OVERRIDES = {'batch_size': 16, 'log_every_steps': 2, 'eval_every_steps': 0,
+             'checkpoint_every_steps': 2, 'sample_every_steps': 2,
+             'generator.base_features': 4, 'discriminator.base_features': 4}
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _train_two_processes(workdir, num_train_steps: int):
+  port = _free_port()
+  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
+  flags = [f'--config.{k}={v}' for k, v in {**OVERRIDES,
+                                            'num_train_steps': num_train_steps}.items()]
+  procs = [subprocess.Popen(
+      [sys.executable, '-m', 'gan_jax.main', '--config=dcgan_mnist', f'--workdir={workdir}',
+       f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2', f'--process_id={i}',
+       *flags], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+      for i in range(2)]
+  outputs = [p.communicate(timeout=300)[0] for p in procs]
+  for p, out in zip(procs, outputs):
+    assert p.returncode == 0, out[-3000:]
+  return outputs
+
+
+def _restore(workdir, config, devices):
+  mesh = train.make_mesh(devices)
+  template = train.create_state(train.build_model(config), config, mesh)
+  manager = checkpoints.make_manager(str(workdir), read_only=True)
+  state, data, _ = checkpoints.restore(
+      manager, checkpoints.abstract_like(template, NamedSharding(mesh, P())))
+  return jax.device_get(state), data
+
+
+@requires_mnist
+def test_two_processes_equal_one_process_and_resume(tmp_path, devices):
+  two = tmp_path / 'two'
+  _train_two_processes(two, 4)
+  config4 = tiny_config(**OVERRIDES, num_train_steps=4)
+  one = train.train_and_evaluate(config4, str(tmp_path / 'one'), devices=devices[:2])
+  state, data = _restore(two, config4, devices[:2])
+  assert int(state.step) == 4 and data == {'next_batch': 4}
+  assert_trees_close(state, jax.device_get(one), rtol=1e-4, atol=1e-5)
+  # Only process 0 wrote logs and sample grids.
+  lines = (two / 'metrics.jsonl').read_text().splitlines()
+  assert [json.loads(l)['step'] for l in lines] == [2, 4]
+  assert len(list(two.glob('events.out.tfevents.*'))) == 1
+  assert sorted(p.name for p in (two / 'samples').iterdir()) == ['step_0000002.png',
+                                                                  'step_0000004.png']
+  # Restarted from its checkpoint, the two-process run continues like an uninterrupted one.
+  outputs = _train_two_processes(two, 6)
+  assert all('Resumed from' in out and 'at step 4' in out for out in outputs)
+  config6 = tiny_config(**OVERRIDES, num_train_steps=6)
+  straight = train.train_and_evaluate(config6, str(tmp_path / 'straight'), devices=devices[:2])
+  state, data = _restore(two, config6, devices[:2])
+  assert int(state.step) == 6 and data == {'next_batch': 6}
+  assert_trees_close(state, jax.device_get(straight), rtol=1e-4, atol=1e-5)
