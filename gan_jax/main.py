@@ -19,14 +19,17 @@ _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', None, 'host:port of process 0, for multi-process runs.')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'Processes in a multi-process run.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'This process, in [0, num_processes).')
+_DISTRIBUTED = flags.DEFINE_bool(
+    'distributed', False, 'Start jax.distributed with what the cluster provides (Cloud TPU '
+    'metadata, SLURM or Open MPI variables) instead of the three flags above.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  if _COORDINATOR.value or _NUM_PROCESSES.value:
-    # Must come before any other JAX call; on Cloud TPU and SLURM JAX fills in the rest.
+  if _COORDINATOR.value or _NUM_PROCESSES.value or _DISTRIBUTED.value:
+    # Must come before any other JAX call; on Cloud TPU and SLURM JAX fills in what is not given.
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   checkpoints.quiet_orbax_logging()
   logging.info('Config:\n%s', _CONFIG.value)
