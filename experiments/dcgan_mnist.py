@@ -24,6 +24,7 @@ def get_config():
   config.max_checkpoints_to_keep = 3
 
   config.latent_dim = 100
+  config.compute_dtype = 'float32'  # 'bfloat16': mixed precision (float32 params and optimiser)
   config.generator = ml_collections.ConfigDict(dict(
       base_features=64, output_activation='tanh'))
   config.discriminator = ml_collections.ConfigDict(dict(

@@ -14,6 +14,7 @@ def get_config():
   config.model = 'mlp_gan'
   config.dataset = 'mnist'
   config.seed = 0
+  config.compute_dtype = 'float32'  # 'bfloat16': mixed precision (float32 params and optimiser)
   config.batch_size = 128  # global, across all devices and processes
   config.num_train_steps = 20_000
   config.log_every_steps = 100

@@ -12,6 +12,7 @@ def get_config():
   config.model = 'classifier'
   config.dataset = 'mnist'
   config.seed = 0
+  config.compute_dtype = 'float32'  # 'bfloat16': mixed precision (float32 params and optimiser)
   config.batch_size = 128
   config.num_train_steps = 3750  # 8 epochs of 60,000 images
   config.log_every_steps = 100

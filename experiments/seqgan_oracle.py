@@ -19,6 +19,7 @@ def get_config():
   config.seed = 0
   config.batch_size = 64
   config.sequence_length = 20
+  config.compute_dtype = 'float32'  # 'bfloat16': mixed precision (float32 params and optimiser)
   config.oracle = ml_collections.ConfigDict(dict(
       vocab_size=5000, embed_dim=32, hidden_size=32, num_sequences=10_000, seed=88))
 

@@ -33,6 +33,7 @@ def get_config():
   config.free_bits = 0.0               # nats per latent dimension
   config.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-3, grad_clip=5.0))
   config.max_decode_length = 40
+  config.compute_dtype = 'float32'  # 'bfloat16': mixed precision (float32 params and optimiser)
 
   config.eval_num_sentences = 1000     # in-training evaluation: the first 1,000 test sentences
   config.eval_importance_samples = 20  # k during training; gan_jax.evaluate uses 500

@@ -17,6 +17,7 @@ def get_config():
   config.checkpoint_every_steps = 6000
   config.sample_every_steps = 6000
   config.max_checkpoints_to_keep = 3
+  config.compute_dtype = 'float32'  # 'bfloat16': mixed precision (float32 params and optimiser)
 
   config.vae = ml_collections.ConfigDict(dict(hidden_sizes=(200, 200), latent_dim=50))
   config.objective = 'elbo'            # or 'iwae'

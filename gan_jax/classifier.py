@@ -26,7 +26,8 @@ class Classifier:
 
   def __init__(self, config):
     self.config = config
-    self.module = models.MNISTClassifier(**config.classifier.to_dict())
+    self.module = models.MNISTClassifier(**config.classifier.to_dict(),
+                                         dtype=models.compute_dtype(config))
     schedule = optax.cosine_decay_schedule(config.optimizer.learning_rate, config.num_train_steps)
     self.tx = optax.adam(schedule)
     self.apply_fn = make_apply_fn(self.module)

@@ -1,6 +1,6 @@
 """Flax Linen modules. Generators map z (and `train`) to images; discriminators return logits."""
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -21,7 +21,7 @@ def _maybe_spectral(layer: nn.Module, spectral_norm: bool):
   2018); the power-iteration vector is a 'batch_stats' variable, updated when training."""
   if not spectral_norm:
     return lambda x, train: layer(x)
-  wrapped = nn.SpectralNorm(layer)
+  wrapped = nn.SpectralNorm(layer, dtype=layer.dtype)
   return lambda x, train: wrapped(x, update_stats=train)
 
 
@@ -44,11 +44,12 @@ def _discriminator_head(module: nn.Module, features, labels, train: bool):
   Koyama 2018). Sows the features into 'intermediates' for feature matching. Called inside the
   discriminator's compact method, so its layers are the discriminator's own."""
   module.sow('intermediates', 'features', features)
-  logits = _maybe_spectral(nn.Dense(1), module.spectral_norm)(features, train)[:, 0]
+  dense = nn.Dense(1, dtype=module.dtype)
+  logits = _maybe_spectral(dense, module.spectral_norm)(features, train)[:, 0]
   if module.num_classes:
-    embedding = nn.Embed(module.num_classes, features.shape[-1])(labels)
+    embedding = nn.Embed(module.num_classes, features.shape[-1], dtype=module.dtype)(labels)
     logits = logits + jnp.sum(embedding * features, axis=-1)
-  return logits
+  return logits.astype(jnp.float32)
 
 
 class MLPGenerator(nn.Module):
@@ -57,15 +58,17 @@ class MLPGenerator(nn.Module):
   image_shape: Sequence[int] = (28, 28, 1)
   output_activation: str = 'sigmoid'
   num_classes: int = 0
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
     del train  # no dropout or normalisation
     x = _with_labels(z, labels, self.num_classes)
     for size in self.hidden_sizes:
-      x = nn.relu(nn.Dense(size)(x))
-    x = nn.Dense(math.prod(self.image_shape))(x)
-    return _ACTIVATIONS[self.output_activation](x).reshape((-1, *self.image_shape))
+      x = nn.relu(nn.Dense(size, dtype=self.dtype)(x))
+    x = nn.Dense(math.prod(self.image_shape), dtype=self.dtype)(x)
+    return _ACTIVATIONS[self.output_activation](x).reshape((-1, *self.image_shape)).astype(
+        jnp.float32)
 
 
 class MLPDiscriminator(nn.Module):
@@ -73,12 +76,13 @@ class MLPDiscriminator(nn.Module):
   num_classes: int = 0
   spectral_norm: bool = False
   minibatch_stddev: bool = False
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True):
     x = x.reshape((x.shape[0], -1))
     for size in self.hidden_sizes:
-      x = nn.relu(_maybe_spectral(nn.Dense(size), self.spectral_norm)(x, train))
+      x = nn.relu(_maybe_spectral(nn.Dense(size, dtype=self.dtype), self.spectral_norm)(x, train))
     if self.minibatch_stddev:
       x = minibatch_stddev(x)
     return _discriminator_head(self, x, labels, train)
@@ -105,6 +109,7 @@ class SubpixelConvTranspose(nn.Module):
   features: int
   kernel_size: int = 5
   use_bias: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
@@ -120,13 +125,14 @@ class SubpixelConvTranspose(nn.Module):
     padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
     phases = padded[index[:, None, :, None], index[None, :, None, :]]  # (w, w, 2, 2, in, out)
     phases = phases.transpose(0, 1, 4, 2, 3, 5).reshape(window, window, x.shape[-1], -1)
-    y = jax.lax.conv_general_dilated(x, phases, (1, 1), ((-low, high), (-low, high)),
+    y = jax.lax.conv_general_dilated(x.astype(self.dtype), phases.astype(self.dtype), (1, 1),
+                                     ((-low, high), (-low, high)),
                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
     n, h, w, _ = y.shape
     y = y.reshape(n, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
     y = y.reshape(n, 2 * h, 2 * w, self.features)
     if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,))
+      y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,)).astype(self.dtype)
     return y
 
 
@@ -140,20 +146,23 @@ class DCGANGenerator(nn.Module):
   channels: int = 1
   output_activation: str = 'tanh'
   num_classes: int = 0
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
-    norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9)
+    norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
     f = self.base_features
-    x = nn.Dense(7 * 7 * 4 * f, use_bias=False)(_with_labels(z, labels, self.num_classes))
+    x = nn.Dense(7 * 7 * 4 * f, use_bias=False, dtype=self.dtype)(
+        _with_labels(z, labels, self.num_classes))
     x = nn.leaky_relu(norm()(x), 0.2).reshape((-1, 7, 7, 4 * f))
-    x = nn.ConvTranspose(2 * f, (5, 5), strides=(1, 1), padding='SAME', use_bias=False)(x)
+    x = nn.ConvTranspose(2 * f, (5, 5), strides=(1, 1), padding='SAME', use_bias=False,
+                         dtype=self.dtype)(x)
     x = nn.leaky_relu(norm()(x), 0.2)
     # Named as the nn.ConvTranspose layers they compute, so parameters and checkpoints agree.
-    x = SubpixelConvTranspose(f, 5, use_bias=False, name='ConvTranspose_1')(x)
+    x = SubpixelConvTranspose(f, 5, use_bias=False, dtype=self.dtype, name='ConvTranspose_1')(x)
     x = nn.leaky_relu(norm()(x), 0.2)
-    x = SubpixelConvTranspose(self.channels, 5, name='ConvTranspose_2')(x)
-    return _ACTIVATIONS[self.output_activation](x)
+    x = SubpixelConvTranspose(self.channels, 5, dtype=self.dtype, name='ConvTranspose_2')(x)
+    return _ACTIVATIONS[self.output_activation](x).astype(jnp.float32)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -163,11 +172,12 @@ class DCGANDiscriminator(nn.Module):
   num_classes: int = 0
   spectral_norm: bool = False
   minibatch_stddev: bool = False
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True):
     for features in (self.base_features, 2 * self.base_features):
-      conv = nn.Conv(features, (5, 5), strides=(2, 2), padding='SAME')
+      conv = nn.Conv(features, (5, 5), strides=(2, 2), padding='SAME', dtype=self.dtype)
       x = nn.leaky_relu(_maybe_spectral(conv, self.spectral_norm)(x, train), 0.2)
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     if self.minibatch_stddev:
@@ -175,11 +185,24 @@ class DCGANDiscriminator(nn.Module):
     return _discriminator_head(self, x.reshape((x.shape[0], -1)), labels, train)
 
 
+COMPUTE_DTYPES = ('float32', 'bfloat16')
+
+
+def compute_dtype(config):
+  """`config.compute_dtype`: the dtype modules compute in. Parameters, optimiser states and
+  losses stay float32 (modules cast their outputs back), so 'bfloat16' is mixed precision."""
+  name = config.get('compute_dtype', 'float32')
+  if name not in COMPUTE_DTYPES:
+    raise ValueError(f'compute_dtype={name!r}; use one of {", ".join(COMPUTE_DTYPES)}')
+  return jnp.dtype(name)
+
+
 def build_gan(config) -> tuple[nn.Module, nn.Module]:
   """The (generator, discriminator) pair that `config.model` names."""
   classes = config.get('num_classes', 0)
-  g = dict(config.generator.to_dict(), num_classes=classes)
-  d = dict(config.discriminator.to_dict(), num_classes=classes)
+  dtype = compute_dtype(config)
+  g = dict(config.generator.to_dict(), num_classes=classes, dtype=dtype)
+  d = dict(config.discriminator.to_dict(), num_classes=classes, dtype=dtype)
   if config.model == 'mlp_gan':
     return MLPGenerator(**g), MLPDiscriminator(**d)
   if config.model == 'dcgan':
@@ -197,16 +220,18 @@ class MNISTClassifier(nn.Module):
   hidden_size: int = 128
   dropout_rate: float = 0.5
   num_classes: int = 10
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     for features in self.block_features:
-      x = nn.relu(nn.Conv(features, (3, 3))(x))
-      x = nn.relu(nn.Conv(features, (3, 3))(x))
+      x = nn.relu(nn.Conv(features, (3, 3), dtype=self.dtype)(x))
+      x = nn.relu(nn.Conv(features, (3, 3), dtype=self.dtype)(x))
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
-    features = nn.relu(nn.Dense(self.hidden_size)(x.reshape((x.shape[0], -1))))
+    features = nn.relu(nn.Dense(self.hidden_size, dtype=self.dtype)(x.reshape((x.shape[0], -1))))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-    return nn.Dense(self.num_classes)(x), features
+    return (nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32),
+            features.astype(jnp.float32))
 
 
 class MLPVAE(nn.Module):
@@ -215,19 +240,20 @@ class MLPVAE(nn.Module):
   hidden_sizes: Sequence[int] = (200, 200)
   latent_dim: int = 50
   image_shape: Sequence[int] = (28, 28, 1)
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   def setup(self):
-    self.encoder = [nn.Dense(size) for size in self.hidden_sizes]
-    self.posterior = nn.Dense(2 * self.latent_dim)
-    self.decoder = [nn.Dense(size) for size in reversed(self.hidden_sizes)]
-    self.likelihood = nn.Dense(math.prod(self.image_shape))
+    self.encoder = [nn.Dense(size, dtype=self.dtype) for size in self.hidden_sizes]
+    self.posterior = nn.Dense(2 * self.latent_dim, dtype=self.dtype)
+    self.decoder = [nn.Dense(size, dtype=self.dtype) for size in reversed(self.hidden_sizes)]
+    self.likelihood = nn.Dense(math.prod(self.image_shape), dtype=self.dtype)
 
   def encode(self, x):
     """Images -> (mean, log-variance) of q(z | x)."""
     h = x.reshape((x.shape[0], -1))
     for layer in self.encoder:
       h = jnp.tanh(layer(h))
-    mean, logvar = jnp.split(self.posterior(h), 2, axis=-1)
+    mean, logvar = jnp.split(self.posterior(h).astype(jnp.float32), 2, axis=-1)
     return mean, logvar
 
   def decode(self, z):
@@ -235,7 +261,7 @@ class MLPVAE(nn.Module):
     h = z
     for layer in self.decoder:
       h = jnp.tanh(layer(h))
-    return self.likelihood(h).reshape(z.shape[:-1] + tuple(self.image_shape))
+    return self.likelihood(h).astype(jnp.float32).reshape(z.shape[:-1] + tuple(self.image_shape))
 
   def __call__(self, x):
     mean, _ = self.encode(x)
@@ -248,19 +274,22 @@ class ConvVAE(nn.Module):
   features: Sequence[int] = (32, 64)
   latent_dim: int = 50
   image_shape: Sequence[int] = (28, 28, 1)
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   def setup(self):
-    self.encoder = [nn.Conv(f, (5, 5), strides=(2, 2)) for f in self.features]
-    self.posterior = nn.Dense(2 * self.latent_dim)
-    self.project = nn.Dense(7 * 7 * self.features[-1])
-    self.decoder = [SubpixelConvTranspose(f, 5) for f in reversed(self.features[:-1])]
-    self.likelihood = SubpixelConvTranspose(self.image_shape[-1], 5)
+    self.encoder = [nn.Conv(f, (5, 5), strides=(2, 2), dtype=self.dtype) for f in self.features]
+    self.posterior = nn.Dense(2 * self.latent_dim, dtype=self.dtype)
+    self.project = nn.Dense(7 * 7 * self.features[-1], dtype=self.dtype)
+    self.decoder = [SubpixelConvTranspose(f, 5, dtype=self.dtype)
+                    for f in reversed(self.features[:-1])]
+    self.likelihood = SubpixelConvTranspose(self.image_shape[-1], 5, dtype=self.dtype)
 
   def encode(self, x):
     h = x
     for layer in self.encoder:
       h = nn.elu(layer(h))
-    mean, logvar = jnp.split(self.posterior(h.reshape((h.shape[0], -1))), 2, axis=-1)
+    mean, logvar = jnp.split(self.posterior(h.reshape((h.shape[0], -1))).astype(jnp.float32), 2,
+                             axis=-1)
     return mean, logvar
 
   def decode(self, z):
@@ -269,7 +298,7 @@ class ConvVAE(nn.Module):
     h = h.reshape((-1, 7, 7, self.features[-1]))
     for layer in self.decoder:
       h = nn.elu(layer(h))
-    return self.likelihood(h).reshape(batch_shape + tuple(self.image_shape))
+    return self.likelihood(h).astype(jnp.float32).reshape(batch_shape + tuple(self.image_shape))
 
   def __call__(self, x):
     mean, _ = self.encode(x)
@@ -292,6 +321,7 @@ class SentenceVAE(nn.Module):
   cell: str = 'gru'
   # SeqGAN's oracle draws every weight from N(0, 1) (Yu et al. 2017); None keeps Flax's defaults.
   init_stddev: float | None = None
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   def setup(self):
     if self.cell not in ('gru', 'lstm') or (self.cell == 'lstm' and self.latent_dim):
@@ -300,37 +330,38 @@ class SentenceVAE(nn.Module):
               {'kernel_init': nn.initializers.normal(self.init_stddev)})
     embed = ({} if self.init_stddev is None else
              {'embedding_init': nn.initializers.normal(self.init_stddev)})
-    self.decoder_embed = nn.Embed(self.vocab_size, self.embed_dim, **embed)
+    self.decoder_embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype, **embed)
     if self.cell == 'lstm':
       recurrent = {} if self.init_stddev is None else {'recurrent_kernel_init': kernel['kernel_init']}
-      self.decoder_cell = nn.OptimizedLSTMCell(self.hidden_size, **kernel, **recurrent)
+      self.decoder_cell = nn.OptimizedLSTMCell(self.hidden_size, dtype=self.dtype, **kernel,
+                                               **recurrent)
     else:
-      self.decoder_cell = nn.GRUCell(self.hidden_size)
-    self.output = nn.Dense(self.vocab_size, **kernel)
+      self.decoder_cell = nn.GRUCell(self.hidden_size, dtype=self.dtype)
+    self.output = nn.Dense(self.vocab_size, dtype=self.dtype, **kernel)
     if self.latent_dim:
-      self.encoder_embed = nn.Embed(self.vocab_size, self.embed_dim)
-      self.encoder = nn.RNN(nn.GRUCell(self.hidden_size), return_carry=True)
-      self.posterior = nn.Dense(2 * self.latent_dim)
-      self.to_initial_carry = nn.Dense(self.hidden_size)
+      self.encoder_embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)
+      self.encoder = nn.RNN(nn.GRUCell(self.hidden_size, dtype=self.dtype), return_carry=True)
+      self.posterior = nn.Dense(2 * self.latent_dim, dtype=self.dtype)
+      self.to_initial_carry = nn.Dense(self.hidden_size, dtype=self.dtype)
 
   def encode(self, tokens, lengths):
     """[B, L] token ids (with <eos>, then padding) and [B] lengths -> (mean, log-variance)."""
     carry, _ = self.encoder(self.encoder_embed(tokens), seq_lengths=lengths)
-    mean, logvar = jnp.split(self.posterior(carry), 2, axis=-1)
+    mean, logvar = jnp.split(self.posterior(carry).astype(jnp.float32), 2, axis=-1)
     return mean, logvar
 
   def initial_carry(self, z):
     if not self.latent_dim:
       zeros = jnp.zeros((z.shape[0], self.hidden_size), z.dtype)
       return (zeros, zeros) if self.cell == 'lstm' else zeros
-    return jnp.tanh(self.to_initial_carry(z))
+    return jnp.tanh(self.to_initial_carry(z)).astype(jnp.float32)
 
   def step(self, carry, token, z):
     """One decoder step: [B] input ids, [B, latent_dim] z -> (carry, [B, hidden] output)."""
     return self.decoder_cell(carry, jnp.concatenate([self.decoder_embed(token), z], axis=-1))
 
   def logits(self, hidden):
-    return self.output(hidden)
+    return self.output(hidden).astype(jnp.float32)
 
   def __call__(self, tokens, lengths):
     """Creates every parameter (used by init)."""
@@ -350,14 +381,15 @@ class SeqGANDiscriminator(nn.Module):
   filter_sizes: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
   num_filters: Sequence[int] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
   dropout_rate: float = 0.25
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, tokens, train: bool = False):
-    x = nn.Embed(self.vocab_size, self.embed_dim)(tokens)  # [B, T, E]
-    pooled = [jnp.max(nn.relu(nn.Conv(n, (size,), padding='VALID')(x)), axis=1)
+    x = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)(tokens)  # [B, T, E]
+    pooled = [jnp.max(nn.relu(nn.Conv(n, (size,), padding='VALID', dtype=self.dtype)(x)), axis=1)
               for size, n in zip(self.filter_sizes, self.num_filters) if size <= tokens.shape[1]]
     h = jnp.concatenate(pooled, axis=-1)
-    gate = nn.sigmoid(nn.Dense(h.shape[-1])(h))
-    h = gate * nn.relu(nn.Dense(h.shape[-1])(h)) + (1.0 - gate) * h  # highway
+    gate = nn.sigmoid(nn.Dense(h.shape[-1], dtype=self.dtype)(h))
+    h = gate * nn.relu(nn.Dense(h.shape[-1], dtype=self.dtype)(h)) + (1.0 - gate) * h  # highway
     h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-    return nn.Dense(1)(h)[:, 0]
+    return nn.Dense(1, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)

@@ -97,9 +97,10 @@ class SeqGAN:
       self.oracle = None
       self.vocab = input_pipeline.vocabulary(config.dataset)
       vocab_size = len(self.vocab)
-    self.generator = models.SentenceVAE(vocab_size=vocab_size, latent_dim=0,
+    dtype = models.compute_dtype(config)
+    self.generator = models.SentenceVAE(vocab_size=vocab_size, latent_dim=0, dtype=dtype,
                                         **config.generator.to_dict())
-    self.discriminator = models.SeqGANDiscriminator(vocab_size=vocab_size,
+    self.discriminator = models.SeqGANDiscriminator(vocab_size=vocab_size, dtype=dtype,
                                                     **config.discriminator.to_dict())
     opt = config.optimizer
     self.g_tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip),

@@ -61,7 +61,8 @@ class TextVAE:
   def __init__(self, config):
     self.config = config
     self.vocab = input_pipeline.vocabulary(config.dataset)
-    self.module = models.SentenceVAE(vocab_size=len(self.vocab), **config.text_model.to_dict())
+    self.module = models.SentenceVAE(vocab_size=len(self.vocab), **config.text_model.to_dict(),
+                                     dtype=models.compute_dtype(config))
     self.latent_dim = config.text_model.latent_dim
     opt = config.optimizer
     self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip),

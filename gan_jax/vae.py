@@ -30,7 +30,8 @@ class VAE:
 
   def __init__(self, config):
     self.config = config
-    self.module = VAE_MODULES[config.model](**config.vae.to_dict())
+    self.module = VAE_MODULES[config.model](**config.vae.to_dict(),
+                                            dtype=models.compute_dtype(config))
     self.tx = optax.adam(config.optimizer.learning_rate, eps=1e-4)
 
   def init(self, rng, image_shape=(28, 28, 1)) -> TrainState:
