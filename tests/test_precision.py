@@ -10,9 +10,7 @@ from conftest import TINY_TEXT, requires_ptb, tiny_config
 from test_seqgan import TINY_SEQGAN
 
 FAMILIES = [
-    ('dcgan_mnist', {}), ('gan_mnist', {}), ('cdcgan_mnist', {'generator.base_features': 4,
-                                                              'discriminator.base_features': 4}),
-    ('vae_mnist', {}), ('convvae_mnist', {}), ('mnist_classifier', {}),
+    ('dcgan_mnist', {}), ('gan_mnist', {}), ('vae_mnist', {}), ('mnist_classifier', {}),
     pytest.param('text_vae_ptb', TINY_TEXT, marks=requires_ptb),
     ('seqgan_oracle', TINY_SEQGAN),  # step 0 is an MLE step: deterministic, unlike sampling
 ]
