@@ -11,6 +11,7 @@ import time
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -104,6 +105,8 @@ class PreemptionHandler:
     if threading.current_thread() is threading.main_thread():
       for sig in self.SIGNALS:
         self._previous[sig] = signal.signal(sig, self._handle)
+        # Restart interrupted system calls: a signal must not break a collective's socket I/O.
+        signal.siginterrupt(sig, False)
 
   def _handle(self, signum, frame):
     del frame
@@ -111,6 +114,19 @@ class PreemptionHandler:
       raise KeyboardInterrupt
     self.received = signal.Signals(signum).name
     logging.warning('%s received: saving a checkpoint, then exiting.', self.received)
+
+  def agreed(self) -> str | None:
+    """The signal, once any process has received one. Processes must stop at the same step (a
+    checkpoint is a collective save), so with several processes the flag is all-gathered every
+    step; every process then saves and exits together."""
+    if jax.process_count() == 1:
+      return self.received
+    # Decide on the gathered flags alone: a signal landing after the gather counts next step.
+    flags = multihost_utils.process_allgather(np.array(self.received is not None))
+    if not np.any(flags):
+      return None
+    return self.received or 'a signal on another process'
+
 
   def restore(self):
     for sig, handler in self._previous.items():
@@ -158,10 +174,12 @@ def train_and_evaluate(config, workdir: str, devices=None):
   logging.info('Training %s from step %d to %d on %d devices (%s), global batch %d.',
                config.model, step, config.num_train_steps, mesh.size,
                jax.devices()[0].platform, config.batch_size)
+  stop = None
   try:
-    while step < config.num_train_steps and preemption.received is None:
+    while step < config.num_train_steps and stop is None:
       state, metrics = train_step(state, global_batch(next(batches), mesh))
       step += 1
+      stop = preemption.agreed()
       if window_metrics:
         # At most two steps in flight: the host still prepares the next batch while the device
         # works, and a preemption signal is acted on within a step or two, not a log window.
@@ -191,7 +209,7 @@ def train_and_evaluate(config, workdir: str, devices=None):
       if hasattr(model, 'sample_text') and is_chief and _due(step, config.sample_every_steps,
                                                              done):
         writers.save_text(f'{workdir}/samples/step_{step:07d}.txt', model.sample_text(state))
-      if _due(step, config.checkpoint_every_steps, done or preemption.received):
+      if _due(step, config.checkpoint_every_steps, done or stop):
         checkpoints.save(manager, state, batches.get_state(), config)
       window_start += time.perf_counter() - side_work_start  # rates count training alone
   finally:
