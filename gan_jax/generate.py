@@ -301,9 +301,9 @@ def generate_text(model, state, mode: str, rng, num: int, sentences, steps: int,
   decode_key, z_key = jax.random.split(rng)
 
   def decode(z):
-    tokens = text._decode(model, params, z, decode_key, decoding['strategy'],  # pylint: disable=protected-access
-                          model.config.max_decode_length, decoding['temperature'],
-                          decoding['top_k'], decoding['beam_width'])
+    tokens = text.jit_decode(model, params, z, decode_key, decoding['strategy'],
+                             model.config.max_decode_length, decoding['temperature'],
+                             decoding['top_k'], decoding['beam_width'])
     return [model.vocab.decode(row) for row in np.asarray(tokens)]
 
   if mode == 'samples':

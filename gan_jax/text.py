@@ -199,7 +199,7 @@ class TextVAE:
   def sample_text(self, state: TrainState, num_samples: int = 10) -> list[str]:
     """Sentences from fixed prior samples, greedy-decoded (for the samples/ files of a run)."""
     z = self.sample_latents(jax.random.PRNGKey(self.config.seed + 1), num_samples)
-    tokens = _decode(self, state.networks['text_vae'].params, z, jax.random.PRNGKey(0),
+    tokens = jit_decode(self, state.networks['text_vae'].params, z, jax.random.PRNGKey(0),
                      'greedy', self.config.max_decode_length, 1.0, 0, 1)
     return [self.vocab.decode(row) for row in np.asarray(tokens)]
 
@@ -243,7 +243,9 @@ class TextVAE:
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 7, 8))
-def _decode(model: TextVAE, params, z, rng, strategy, max_length, temperature, top_k, beam_width):
+def jit_decode(model: TextVAE, params, z, rng, strategy, max_length, temperature, top_k,
+               beam_width):
+  """`model.decode`, compiled once per model and decoding setting."""
   return model.decode(params, z, rng, strategy, max_length, temperature, top_k, beam_width)
 
 
