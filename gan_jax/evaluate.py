@@ -15,13 +15,19 @@ from gan_jax import checkpoints
 from gan_jax import reference
 from gan_jax import train
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'The run whose checkpoint to evaluate.')
-_NUM_SAMPLES = flags.DEFINE_integer(
-    'num_samples', 10_000, 'GANs: generated samples to evaluate; VAEs: test images.')
-_STEP = flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
-_IMPORTANCE_SAMPLES = flags.DEFINE_integer(
-    'importance_samples', 5000, 'VAEs: importance samples k of the test NLL estimate.')
-_REAL_FLOOR = flags.DEFINE_bool('real_floor', False, 'Evaluate num_samples real training images.')
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """The command-line flags; defined when run as a program, so that importing this module
+  alongside other entry points (as the tests do) defines nothing."""
+  flags.DEFINE_string('workdir', None, 'The run whose checkpoint to evaluate.')
+  flags.DEFINE_integer('num_samples', 10_000,
+                       'GANs: generated samples to evaluate; VAEs: test images.')
+  flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
+  flags.DEFINE_integer('importance_samples', 5000,
+                       'VAEs: importance samples k of the test NLL estimate.')
+  flags.DEFINE_bool('real_floor', False, 'Evaluate num_samples real training images.')
 
 
 def evaluate_checkpoint(workdir: str, num_samples: int, step: int | None = None,
@@ -41,12 +47,12 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   checkpoints.quiet_orbax_logging()
   try:
-    if _REAL_FLOOR.value:
-      result = {**reference.real_data_floor(_NUM_SAMPLES.value), 'num_samples': _NUM_SAMPLES.value,
+    if FLAGS.real_floor:
+      result = {**reference.real_data_floor(FLAGS.num_samples), 'num_samples': FLAGS.num_samples,
                 'real_floor': True}
-    elif _WORKDIR.value:
-      result = evaluate_checkpoint(_WORKDIR.value, _NUM_SAMPLES.value, _STEP.value,
-                                   _IMPORTANCE_SAMPLES.value)
+    elif FLAGS.workdir:
+      result = evaluate_checkpoint(FLAGS.workdir, FLAGS.num_samples, FLAGS.step,
+                                   FLAGS.importance_samples)
     else:
       raise app.UsageError('pass --workdir=DIR (or --real_floor)')
   except checkpoints.CheckpointError as e:
@@ -56,4 +62,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -46,28 +46,34 @@ NUM_CLASSES = 10  # MNIST, read by the reference classifier
 DEFAULT_NUM = {'samples': 64, 'reconstruct': 16, 'interpolate': 4, 'arithmetic': 8, 'like': 16}
 GAN_BANK_SIZE = 5000  # generated samples that stand in for encoded data when there is no encoder
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'The trained run.')
-_MODE = flags.DEFINE_enum('mode', 'samples', MODES, 'What to generate.')
-_OUT = flags.DEFINE_string('out', None, 'Where to write the PNG grid (text runs: optional, the '
-                           'sentences as text).')
-_STEP = flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
-_NUM = flags.DEFINE_integer('num', None, 'samples, like: images to generate; reconstruct: test '
-                            'images (without --images); interpolate: random pairs; arithmetic: '
-                            f'sources (without --images). Defaults: {DEFAULT_NUM}.')
-_IMAGES = flags.DEFINE_list('images', [], 'Test-set indices or image files: reconstruct and '
-                            'arithmetic sources, interpolate endpoints (in pairs).')
-_LIKE = flags.DEFINE_list('like', [], 'like: the liked items (test-set indices or image files).')
-_STEPS = flags.DEFINE_integer('steps', 10, 'interpolate: points on each path, ends included.')
-_SPREAD = flags.DEFINE_float('spread', 1.0, 'like: scale of the posterior noise around the liked.')
-_NEAREST = flags.DEFINE_integer('nearest', 7, 'like: nearest training items per liked item.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Random seed of latents.')
-_SENTENCES = flags.DEFINE_multi_string('sentences', [], 'Text runs: a sentence or a test-set '
-                                       'index (repeat the flag for several).')
-_DECODE = flags.DEFINE_enum('decode', 'greedy', text.DECODE_STRATEGIES, 'Text runs: decoding.')
-_TEMPERATURE = flags.DEFINE_float('temperature', 1.0, 'Text runs, --decode=sample: temperature.')
-_TOP_K = flags.DEFINE_integer('top_k', 0, 'Text runs, --decode=sample: keep the k likeliest '
-                              'words (0: all).')
-_BEAM_WIDTH = flags.DEFINE_integer('beam_width', 5, 'Text runs, --decode=beam: beams.')
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """The command-line flags; defined when run as a program, so that importing this module
+  alongside other entry points (as the tests do) defines nothing."""
+  flags.DEFINE_string('workdir', None, 'The trained run.')
+  flags.DEFINE_enum('mode', 'samples', MODES, 'What to generate.')
+  flags.DEFINE_string('out', None, 'Where to write the PNG grid (text runs: optional, the '
+                      'sentences as text).')
+  flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
+  flags.DEFINE_integer('num', None, 'samples, like: images to generate; reconstruct: test '
+                       'images (without --images); interpolate: random pairs; arithmetic: '
+                       f'sources (without --images). Defaults: {DEFAULT_NUM}.')
+  flags.DEFINE_list('images', [], 'Test-set indices or image files: reconstruct and '
+                    'arithmetic sources, interpolate endpoints (in pairs).')
+  flags.DEFINE_list('like', [], 'like: the liked items (test-set indices or image files).')
+  flags.DEFINE_integer('steps', 10, 'interpolate: points on each path, ends included.')
+  flags.DEFINE_float('spread', 1.0, 'like: scale of the posterior noise around the liked.')
+  flags.DEFINE_integer('nearest', 7, 'like: nearest training items per liked item.')
+  flags.DEFINE_integer('seed', 0, 'Random seed of latents.')
+  flags.DEFINE_multi_string('sentences', [], 'Text runs: a sentence or a test-set '
+                            'index (repeat the flag for several).')
+  flags.DEFINE_enum('decode', 'greedy', text.DECODE_STRATEGIES, 'Text runs: decoding.')
+  flags.DEFINE_float('temperature', 1.0, 'Text runs, --decode=sample: temperature.')
+  flags.DEFINE_integer('top_k', 0, 'Text runs, --decode=sample: keep the k likeliest '
+                       'words (0: all).')
+  flags.DEFINE_integer('beam_width', 5, 'Text runs, --decode=beam: beams.')
 
 
 class GenerateError(ValueError):
@@ -376,15 +382,15 @@ def run(workdir: str, mode: str, out: str | None, step=None, num=None, images=()
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  if not _WORKDIR.value:
+  if not FLAGS.workdir:
     raise app.UsageError('pass --workdir=DIR (and --out=FILE.png for image runs)')
   checkpoints.quiet_orbax_logging()
-  decoding = {'strategy': _DECODE.value, 'temperature': _TEMPERATURE.value,
-              'top_k': _TOP_K.value, 'beam_width': _BEAM_WIDTH.value}
+  decoding = {'strategy': FLAGS.decode, 'temperature': FLAGS.temperature,
+              'top_k': FLAGS.top_k, 'beam_width': FLAGS.beam_width}
   try:
-    result = run(_WORKDIR.value, _MODE.value, _OUT.value, _STEP.value, _NUM.value, _IMAGES.value,
-                 _LIKE.value, _STEPS.value, _SPREAD.value, _NEAREST.value, _SEED.value,
-                 _SENTENCES.value, decoding)
+    result = run(FLAGS.workdir, FLAGS.mode, FLAGS.out, FLAGS.step, FLAGS.num, FLAGS.images,
+                 FLAGS.like, FLAGS.steps, FLAGS.spread, FLAGS.nearest, FLAGS.seed,
+                 FLAGS.sentences, decoding)
   except (GenerateError, checkpoints.CheckpointError, input_pipeline.DataError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
@@ -397,4 +403,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -19,10 +19,17 @@ import orbax.checkpoint as ocp
 
 from gan_jax import checkpoints
 
-_STEP = flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
-_JSON = flags.DEFINE_bool('json', False, 'Print one JSON object.')
-_DIFF = flags.DEFINE_string('diff', None, 'Another workdir or checkpoint to compare with.')
-_LEAVES = flags.DEFINE_integer('leaves', 40, 'Text output: parameter arrays listed per network.')
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """The command-line flags; defined when run as a program, so that importing this module
+  alongside other entry points (as the tests do) defines nothing."""
+  flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest).')
+  flags.DEFINE_bool('json', False, 'Print one JSON object.')
+  flags.DEFINE_string('diff', None, 'Another workdir or checkpoint to compare with.')
+  flags.DEFINE_integer('leaves', 40, 'Text output: parameter arrays listed per network.')
+
 
 TMP_MARKER = '.orbax-checkpoint-tmp'
 
@@ -207,9 +214,9 @@ def main(argv):
     raise app.UsageError('usage: python -m gan_jax.inspect DIR [--step=S] [--json] [--diff=OTHER]')
   checkpoints.quiet_orbax_logging()
   try:
-    if _DIFF.value:
-      result = diff(argv[1], _DIFF.value, _STEP.value)
-      if not _JSON.value:
+    if FLAGS.diff:
+      result = diff(argv[1], FLAGS.diff, FLAGS.step)
+      if not FLAGS.json:
         print(f"{result['a']} vs {result['b']}: {result['leaves_compared']} arrays compared, "
               f"{len(result['changed'])} differ" + (' (identical)' if result['identical'] else ''))
         for path in result['only_in_a'] + result['only_in_b']:
@@ -217,15 +224,16 @@ def main(argv):
         for path, change in result['changed'].items():
           print(f'  {path}: {change}')
     else:
-      result = summarize(argv[1], _STEP.value)
-      if not _JSON.value:
-        _print_summary(result, _LEAVES.value)
+      result = summarize(argv[1], FLAGS.step)
+      if not FLAGS.json:
+        _print_summary(result, FLAGS.leaves)
   except InspectError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
-  if _JSON.value:
+  if FLAGS.json:
     print(json.dumps(result))
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
