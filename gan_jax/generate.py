@@ -169,15 +169,19 @@ def interpolate(model, state, rng, endpoints, num_pairs: int, steps: int):
   return np.concatenate([np.asarray(r) for r in rows]), steps, {'paths': list(latent.PATHS)}
 
 
+def _encode_means(model, state, images):
+  """Posterior means of any number of images, encoded 1,000 at a time."""
+  return jnp.concatenate([model.encode(state, images[i:i + 1000])[0]
+                          for i in range(0, len(images), 1000)])
+
+
 def _latent_bank(model, state, rng, dataset: str):
   """(latents, class labels, images) to average concepts over: the encoded test set for a VAE;
   for a GAN, generated samples labelled by their conditioning or the reference classifier."""
   if hasattr(model, 'encode'):
     test = input_pipeline.load_split(dataset, 'test')
     images = test['image'].astype(np.float32) / 255.0
-    z = jnp.concatenate([model.encode(state, images[i:i + 1000])[0]
-                         for i in range(0, len(images), 1000)])
-    return z, test['label'], images
+    return _encode_means(model, state, images), test['label'], images
   z_key, label_key = jax.random.split(rng)
   z = model.sample_latents(z_key, GAN_BANK_SIZE)
   labels = model.sample_labels(label_key, GAN_BANK_SIZE) if _num_classes(model) else None
@@ -254,8 +258,7 @@ def like(model, state, rng, liked, num: int, spread: float, num_nearest: int, da
                                                                   spread)))
   train_split = input_pipeline.load_split(dataset, 'train')
   train_images = train_split['image'].astype(np.float32) / 255.0
-  bank = jnp.concatenate([model.encode(state, train_images[i:i + 1000])[0]
-                          for i in range(0, len(train_images), 1000)])
+  bank = _encode_means(model, state, train_images)
   order, distances = map(np.asarray, latent.nearest(bank, means, num_nearest))
   columns = max(COLUMNS, num_nearest + 1)
   neighbours = [_pad_rows(np.concatenate([liked[i:i + 1], train_images[order[i]]]), columns)

@@ -58,6 +58,13 @@ def token_log_probs(module, params, tokens):
   return jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], axis=-1)[..., 0]
 
 
+def sample_in_chunks(jitted_sample, params, rng, num: int, length: int) -> np.ndarray:
+  """[num, length] sequences from a jitted `sample_sequences`, 1,000 at a time."""
+  return np.concatenate([np.asarray(jitted_sample(params, jax.random.fold_in(rng, i),
+                                                  min(1000, num - i), length))
+                         for i in range(0, num, 1000)])
+
+
 class Oracle:
   """The synthetic benchmark's target: an LSTM language model with N(0, 1) weights."""
 
@@ -75,9 +82,7 @@ class Oracle:
                                                                          tokens), axis=-1))
 
   def sample(self, rng, num: int) -> np.ndarray:
-    return np.concatenate([np.asarray(self._sample(self.params, jax.random.fold_in(rng, i),
-                                                   min(1000, num - i), self.length))
-                           for i in range(0, num, 1000)])
+    return sample_in_chunks(self._sample, self.params, rng, num, self.length)
 
   def nll(self, tokens) -> np.ndarray:
     """Per-sequence mean per-token NLL under the oracle (NLL-oracle when tokens come from G)."""
@@ -206,11 +211,8 @@ class SeqGAN:
     return state.replace(step=state.step + 1, networks=nets), {**out, 'phase': phase}
 
   def generate_tokens(self, state: TrainState, num: int, seed: int) -> np.ndarray:
-    key = jax.random.PRNGKey(seed)
-    return np.concatenate([np.asarray(self._sample(state.networks['generator'].params,
-                                                   jax.random.fold_in(key, i),
-                                                   min(1000, num - i), self.length))
-                           for i in range(0, num, 1000)])
+    return sample_in_chunks(self._sample, state.networks['generator'].params,
+                            jax.random.PRNGKey(seed), num, self.length)
 
   def sample_text(self, state: TrainState, num_samples: int = 10) -> list[str]:
     tokens = self.generate_tokens(state, num_samples, self.config.seed + 1)
