@@ -1,7 +1,10 @@
 """Times the jitted train step: `python -m gan_jax.bench --config=NAME [--config.F=V ...]`.
 
-Prints the compile time, then the median step time over at least --min_steps steps and
---min_seconds seconds (after --warmup_steps), as steps/s and images/s on the current devices.
+Prints the compile time; the median step time over at least --min_steps steps and --min_seconds
+seconds (after --warmup_steps) as steps/s and examples/s; the step's FLOPs (from the compiled
+step's XLA cost analysis) and the FLOP/s that achieves, also as a fraction of the device's own
+measured large-matmul rate; and the input pipeline's throughput alone (batching + transfer to
+the devices), as a multiple of what the step consumes.
 """
 import json
 import time
@@ -9,6 +12,7 @@ import time
 from absl import app
 from absl import flags
 import jax
+import jax.numpy as jnp
 import numpy as np
 from ml_collections import config_flags
 
@@ -16,56 +20,130 @@ from gan_jax import configs
 from gan_jax import input_pipeline
 from gan_jax import train
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment name or config path.')
-_WARMUP = flags.DEFINE_integer('warmup_steps', 3, 'Untimed steps after compilation.')
-_MIN_STEPS = flags.DEFINE_integer('min_steps', 20, 'At least this many timed steps.')
-_MIN_SECONDS = flags.DEFINE_float('min_seconds', 20.0, 'And at least this much timed work.')
-_DATA_BATCHES = flags.DEFINE_integer(
-    'data_batches', 0, 'If > 0: time this many consecutive batches of the real input order (one '
-    'untimed pass first compiles every shape, e.g. each length bucket) instead of one batch '
-    'repeated; sequence data also reports tokens/s and the padding share.')
-flags.mark_flag_as_required('config')
+
+def define_flags():
+  config_flags.DEFINE_config_file('config', None, 'Experiment name or config path.')
+  flags.DEFINE_integer('warmup_steps', 3, 'Untimed steps after compilation.')
+  flags.DEFINE_integer('min_steps', 20, 'At least this many timed steps.')
+  flags.DEFINE_float('min_seconds', 20.0, 'And at least this much timed work.')
+  flags.DEFINE_integer(
+      'data_batches', 0, 'If > 0: time this many consecutive batches of the real input order '
+      '(one untimed pass first compiles every shape, e.g. each length bucket) instead of one '
+      'batch repeated; sequence data also reports tokens/s and the padding share.')
+  flags.mark_flag_as_required('config')
+
+
+class StepRunner:
+  """A model's train step compiled for one real batch, run on it again and again (the state is
+  donated and carried, so every step does the full work of training)."""
+
+  def __init__(self, config):
+    self.config = config
+    self.mesh = train.make_mesh()
+    train.check_batch_size(config, self.mesh)
+    self.model = train.build_model(config)
+    self.state = train.create_state(self.model, config, self.mesh)
+    self.data = train.training_data(self.model, config)
+    self.batches = make_batches(self.data, config)
+    self.step_fn = train.make_train_step(self.model, self.mesh)
+    self.batch = train.global_batch(next(self.batches), self.mesh)
+    start = time.perf_counter()
+    self.compiled = self.step_fn.lower(self.state, self.batch).compile()
+    self.compile_seconds = time.perf_counter() - start
+    self.flops_per_step = compiled_flops(self.compiled)
+
+  def run(self, num_steps: int) -> list[float]:
+    """Seconds of each of num_steps steps, each waited for."""
+    times = []
+    for _ in range(num_steps):
+      start = time.perf_counter()
+      self.state, metrics = self.compiled(self.state, self.batch)
+      jax.block_until_ready((self.state, metrics))
+      times.append(time.perf_counter() - start)
+    return times
+
+
+def make_batches(data, config) -> input_pipeline.BatchIterator:
+  return input_pipeline.BatchIterator(data, config.batch_size, config.seed, jax.process_index(),
+                                      jax.process_count(), config.get('bucket_lengths', ()))
+
+
+def compiled_flops(compiled) -> float | None:
+  """Floating-point operations of one call, from XLA's cost analysis of the compiled program
+  (None where the backend does not report them)."""
+  analysis = compiled.cost_analysis()
+  if isinstance(analysis, (list, tuple)):  # older JAX: one dict per program
+    analysis = analysis[0] if analysis else None
+  flops = (analysis or {}).get('flops')
+  return float(flops) if flops and flops > 0 else None
+
+
+def matmul_flops_per_sec(size: int | None = None, repeats: int = 10) -> dict:
+  """The device's own large-matmul rate (float32): the best of `repeats` timed [size, size] @
+  [size, size] products, 2 size^3 FLOPs each; the ceiling the step's FLOP/s is compared with."""
+  size = size or (2048 if jax.default_backend() == 'cpu' else 8192)
+  matmul = jax.jit(lambda a, b: a @ b)
+  a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
+  jax.block_until_ready(matmul(a, a))
+  best = np.inf
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(matmul(a, a))
+    best = min(best, time.perf_counter() - start)
+  return {'matmul_size': size, 'matmul_gflops_per_sec': round(2 * size ** 3 / best / 1e9, 1)}
+
+
+def input_pipeline_rate(batches, mesh, num_batches: int = 50) -> float:
+  """Global batches per second that batching alone (next batch + transfer to the devices)
+  delivers, with no training step in between."""
+  jax.block_until_ready(train.global_batch(next(batches), mesh))
+  start = time.perf_counter()
+  for _ in range(num_batches):
+    batch = train.global_batch(next(batches), mesh)
+  jax.block_until_ready(batch)
+  return num_batches / (time.perf_counter() - start)
+
+
+def _devices() -> str:
+  return f'{jax.device_count()} x {jax.devices()[0].device_kind}'
 
 
 def benchmark(config, warmup_steps: int, min_steps: int, min_seconds: float,
               data_batches: int = 0) -> dict:
-  mesh = train.make_mesh()
-  train.check_batch_size(config, mesh)
-  model = train.build_model(config)
-  state = train.create_state(model, config, mesh)
-  data = train.training_data(model, config)
-  batches = input_pipeline.BatchIterator(data, config.batch_size, config.seed,
-                                         jax.process_index(), jax.process_count(),
-                                         config.get('bucket_lengths', ()))
-  step_fn = train.make_train_step(model, mesh)
   if data_batches:
-    return _benchmark_data_order(config, model, state, step_fn, batches, mesh, data_batches)
-  batch = train.global_batch(next(batches), mesh)
-
-  start = time.perf_counter()
-  compiled = step_fn.lower(state, batch).compile()
-  compile_seconds = time.perf_counter() - start
-
-  for _ in range(warmup_steps):
-    state, _ = compiled(state, batch)
-  jax.block_until_ready(state)
+    return _benchmark_data_order(config, data_batches)
+  runner = StepRunner(config)
+  runner.run(warmup_steps)
   times = []
   while len(times) < min_steps or sum(times) < min_seconds:
-    start = time.perf_counter()
-    state, metrics = compiled(state, batch)
-    jax.block_until_ready((state, metrics))
-    times.append(time.perf_counter() - start)
+    times += runner.run(1)
   median = float(np.median(times))
-  return {
-      'experiment': config.model, 'devices': f'{jax.device_count()} x {jax.devices()[0].device_kind}',
-      'global_batch': config.batch_size, 'compile_seconds': round(compile_seconds, 3),
+  result = {
+      'experiment': config.model, 'devices': _devices(),
+      'global_batch': config.batch_size, 'compile_seconds': round(runner.compile_seconds, 3),
       'timed_steps': len(times), 'median_step_ms': round(1e3 * median, 3),
       'steps_per_sec': round(1 / median, 3), 'images_per_sec': round(config.batch_size / median, 1),
       'step_ms_p10_p90': [round(1e3 * float(np.percentile(times, q)), 3) for q in (10, 90)],
   }
+  if runner.flops_per_step:
+    peak = matmul_flops_per_sec()
+    achieved = runner.flops_per_step / median / 1e9
+    result.update(flops_per_step=int(runner.flops_per_step),
+                  achieved_gflops_per_sec=round(achieved, 1), **peak,
+                  fraction_of_matmul_rate=round(achieved / peak['matmul_gflops_per_sec'], 4))
+  batches_per_sec = input_pipeline_rate(runner.batches, runner.mesh)
+  result.update(input_examples_per_sec=round(batches_per_sec * config.batch_size, 1),
+                input_over_step_rate=round(batches_per_sec * median, 1))
+  return result
 
 
-def _benchmark_data_order(config, model, state, step_fn, batches, mesh, num_batches: int) -> dict:
+def _benchmark_data_order(config, num_batches: int) -> dict:
+  mesh = train.make_mesh()
+  train.check_batch_size(config, mesh)
+  model = train.build_model(config)
+  state = train.create_state(model, config, mesh)
+  batches = make_batches(train.training_data(model, config), config)
+  step_fn = train.make_train_step(model, mesh)
   local = [next(batches) for _ in range(num_batches)]
   device_batches = [train.global_batch(b, mesh) for b in local]
   start = time.perf_counter()
@@ -81,7 +159,7 @@ def _benchmark_data_order(config, model, state, step_fn, batches, mesh, num_batc
     times.append(time.perf_counter() - start)
   total = sum(times)
   result = {
-      'experiment': config.model, 'devices': f'{jax.device_count()} x {jax.devices()[0].device_kind}',
+      'experiment': config.model, 'devices': _devices(),
       'global_batch': config.batch_size, 'data_batches': num_batches,
       'first_pass_seconds_with_compiles': round(first_pass, 2),
       'shapes': sorted({tuple(b[next(iter(b))].shape) for b in local}),
@@ -99,13 +177,22 @@ def _benchmark_data_order(config, model, state, step_fn, batches, mesh, num_batc
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  result = benchmark(_CONFIG.value, _WARMUP.value, _MIN_STEPS.value, _MIN_SECONDS.value,
-                     _DATA_BATCHES.value)
+  FLAGS = flags.FLAGS
+  result = benchmark(FLAGS.config, FLAGS.warmup_steps, FLAGS.min_steps, FLAGS.min_seconds,
+                     FLAGS.data_batches)
   print(f"{result['experiment']} on {result['devices']}: median step "
         f"{result['median_step_ms']:.1f} ms = {result['steps_per_sec']:.2f} steps/s, "
         f"{result['images_per_sec']:.0f} examples/s")
+  if 'achieved_gflops_per_sec' in result:
+    print(f"{result['flops_per_step'] / 1e9:.2f} GFLOP per step -> {result['achieved_gflops_per_sec']:.1f}"
+          f" GFLOP/s = {100 * result['fraction_of_matmul_rate']:.1f}% of this device's "
+          f"{result['matmul_size']}^2 matmul rate ({result['matmul_gflops_per_sec']:.1f} GFLOP/s)")
+  if 'input_examples_per_sec' in result:
+    print(f"input pipeline alone: {result['input_examples_per_sec']:.0f} examples/s = "
+          f"{result['input_over_step_rate']:.1f}x what the step consumes")
   print(json.dumps(result))
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main, flags_parser=configs.flags_parser)

@@ -85,16 +85,25 @@ class GAN:
     return logits, variables['intermediates']['features'][0], variables.get('batch_stats', {})
 
   def train_step(self, state: TrainState, batch, rng):
-    """One D update on real and fake batches, then one G update against the updated D."""
+    """One D update on real and fake batches, then one G update against the updated D.
+
+    G runs forward once: its fake batch feeds D's update, and G's gradient is its VJP applied
+    to the gradient of G's loss at that same batch through the updated D (what differentiating
+    a second, identical forward pass would give, without the second pass).
+    """
     g, d = state.networks['generator'], state.networks['discriminator']
     keys = jax.random.split(rng, 7)
     real = to_model_range(batch['image'], self.output_activation)
     n = real.shape[0]
     real_labels = batch['label'] if self.num_classes else None
     z, fake_labels = self.sample_latents(keys[0], n), self.sample_labels(keys[1], n)
-    fake, _ = self.generator.apply(g.variables(), z, fake_labels, train=True,
-                                   mutable=['batch_stats'])
-    fake = jax.lax.stop_gradient(fake)
+
+    def generate_fake(g_params):
+      fake, new_vars = self.generator.apply(g.variables(g_params), z, fake_labels, train=True,
+                                            mutable=['batch_stats'])
+      return fake, new_vars.get('batch_stats', {})
+
+    fake, g_vjp, g_batch_stats = jax.vjp(generate_fake, g.params, has_aux=True)
 
     def d_loss(d_params):
       # Real and fake in separate calls, so batch statistics (minibatch stddev) never mix them.
@@ -118,18 +127,15 @@ class GAN:
         d_loss, has_aux=True)(d.params)
     d = d.apply_gradients(d_grads, self.d_tx, batch_stats=d_stats)
 
-    def g_loss(g_params):
-      fake, new_vars = self.generator.apply(g.variables(g_params), z, fake_labels, train=True,
-                                            mutable=['batch_stats'])
+    def g_loss(fake):
       logits, fake_features, _ = self._discriminate(d, d.params, fake, fake_labels, keys[5])
       if self.feature_matching:
         _, real_features, _ = self._discriminate(d, d.params, real, real_labels, keys[6])
-        loss = losses.feature_matching(jax.lax.stop_gradient(real_features), fake_features)
-      else:
-        loss = self.g_loss_fn(logits)
-      return loss, new_vars.get('batch_stats', {})
+        return losses.feature_matching(jax.lax.stop_gradient(real_features), fake_features)
+      return self.g_loss_fn(logits)
 
-    (g_loss_value, g_batch_stats), g_grads = jax.value_and_grad(g_loss, has_aux=True)(g.params)
+    g_loss_value, fake_grads = jax.value_and_grad(g_loss)(fake)
+    g_grads, = g_vjp(fake_grads)
     g = g.apply_gradients(g_grads, self.g_tx, batch_stats=g_batch_stats)
     networks = {'generator': g, 'discriminator': d}
     if self.ema_decay:

@@ -84,20 +84,31 @@ def test_conditional_discriminator_depends_on_labels():
   assert not np.allclose(a, b)
 
 
-@pytest.mark.parametrize('kernel_size', [5, 4, 3])
-def test_subpixel_conv_transpose_equals_conv_transpose(kernel_size):
-  x = jax.random.normal(jax.random.PRNGKey(0), (2, 7, 7, 6))
-  reference = nn.ConvTranspose(5, (kernel_size, kernel_size), strides=(2, 2), padding='SAME')
-  fast = models.SubpixelConvTranspose(5, kernel_size)
+def assert_same_layer(fast, reference, x):
+  """Same parameter shapes and initial values from the same key, same outputs and gradients."""
   variables = reference.init(jax.random.PRNGKey(1), x)
-  # Same parameter shapes and the same initial values from the same key.
-  assert_trees_equal = lambda a, b: jax.tree.map(np.testing.assert_array_equal, a, b)
-  assert_trees_equal(fast.init(jax.random.PRNGKey(1), x), variables)
+  jax.tree.map(np.testing.assert_array_equal, fast.init(jax.random.PRNGKey(1), x), variables)
   np.testing.assert_allclose(fast.apply(variables, x), reference.apply(variables, x), atol=1e-5)
   loss = lambda module: lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)))
   grads = jax.grad(loss(fast), argnums=(0, 1))(variables, x)
   expected = jax.grad(loss(reference), argnums=(0, 1))(variables, x)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4), grads, expected)
+
+
+@pytest.mark.parametrize('kernel_size', [5, 4, 3])
+def test_subpixel_conv_transpose_equals_conv_transpose(kernel_size):
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 7, 7, 6))
+  assert_same_layer(models.SubpixelConvTranspose(5, kernel_size),
+                    nn.ConvTranspose(5, (kernel_size, kernel_size), strides=(2, 2), padding='SAME'), x)
+
+
+@pytest.mark.parametrize('kernel_size,height,width,padding', [
+    (5, 14, 14, 'SAME'), (5, 7, 9, 'SAME'), (4, 28, 28, 'SAME'), (3, 9, 8, 'VALID'),
+    (5, 10, 10, ((3, 0), (0, 2)))])
+def test_phase_form_stride2_conv_equals_lax(kernel_size, height, width, padding):
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, height, width, 3))
+  layer = lambda **kw: nn.Conv(5, (kernel_size, kernel_size), strides=(2, 2), padding=padding, **kw)
+  assert_same_layer(layer(conv_general_dilated=models.conv_general_dilated), layer(), x)
 
 
 def test_vae_modules_shapes():

@@ -188,3 +188,25 @@ def test_evaluate_without_checkpoints_is_a_clear_error(tmp_path):
       cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 1
   assert 'no checkpoints in' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_generator_update_equals_differentiating_a_second_forward_pass():
+  """The step reuses G's forward pass (its VJP) for G's update; the update must equal the one
+  from differentiating a fresh forward pass of G through the updated D."""
+  config = tiny_config('dcgan_mnist', **{'discriminator.dropout_rate': 0.0})
+  model = train.build_model(config)
+  state = model.init(jax.random.PRNGKey(0))
+  batch = jax.tree.map(jax.numpy.asarray, synthetic_batch())
+  rng = jax.random.PRNGKey(1)
+  new_state, _ = jax.jit(model.train_step)(state, batch, rng)
+  g, new_d = state.networks['generator'], new_state.networks['discriminator']
+  z = model.sample_latents(jax.random.split(rng, 7)[0], 16)
+
+  def g_loss(params):
+    fake = model.generator.apply(g.variables(params), z, train=True, mutable=['batch_stats'])[0]
+    return model.g_loss_fn(model.discriminator.apply(new_d.variables(), fake, train=True))
+
+  expected = g.apply_gradients(jax.grad(g_loss)(g.params), model.g_tx)
+  assert_trees_close(new_state.networks['generator'].params, expected.params, rtol=1e-4,
+                     atol=1e-6)
+  assert not np.allclose(jax.tree.leaves(expected.params)[0], jax.tree.leaves(g.params)[0])
