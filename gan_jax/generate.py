@@ -21,6 +21,8 @@ Text runs (text_vae_ptb, lm_ptb) print sentences instead (and write them to `--o
   interpolate  the homotopy between the first two `--sentences`: decodings of `--steps` evenly
                spaced points on the line between their posterior means (Bowman et al. 2016).
 Decoding: `--decode=greedy|sample|beam`, `--temperature`, `--top_k`, `--beam_width`.
+SeqGAN runs (seqgan_ptb, seqgan_oracle) take `--mode=samples`: `--num` sentences sampled from the
+generator, the policy it was trained as (token ids for the oracle benchmark).
 """
 import json
 import sys
@@ -36,6 +38,7 @@ from gan_jax import checkpoints
 from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import reference
+from gan_jax import seqgan
 from gan_jax import text
 from gan_jax import train
 from gan_jax import writers
@@ -342,11 +345,16 @@ def run(workdir: str, mode: str, out: str | None, step=None, num=None, images=()
   if mode not in MODES:
     raise GenerateError(f'unknown mode {mode!r}; choose one of {", ".join(MODES)}.')
   model, state, step = train.load_trained(workdir, step)
-  if isinstance(model, text.TextVAE):
-    result = generate_text(model, state, mode, jax.random.PRNGKey(seed),
-                           TEXT_DEFAULT_NUM if num is None else num, sentences, steps,
-                           decoding or {'strategy': 'greedy', 'temperature': 1.0, 'top_k': 0,
-                                        'beam_width': 5})
+  if isinstance(model, (text.TextVAE, seqgan.SeqGAN)):
+    num = TEXT_DEFAULT_NUM if num is None else num
+    if isinstance(model, text.TextVAE):
+      result = generate_text(model, state, mode, jax.random.PRNGKey(seed), num, sentences, steps,
+                             decoding or {'strategy': 'greedy', 'temperature': 1.0, 'top_k': 0,
+                                          'beam_width': 5})
+    elif mode == 'samples':  # SeqGAN's generator is its sampling policy: sampled at T = 1
+      result = {'samples': model.sample_text(state, num, seed)}
+    else:
+      raise GenerateError(f'--mode={mode}: a SeqGAN run has no encoder; it takes --mode=samples.')
     if out:
       lines = [line if isinstance(line, str) else f"{line['input']}\t{line['output']}"
                for value in result.values() if isinstance(value, list) for line in value]

@@ -153,12 +153,14 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          precision=None):
   """jax.lax.conv_general_dilated as nn.Conv calls it (NHWC/HWIO; pass it as
   nn.Conv(conv_general_dilated=...)), same value and gradients; a stride-2 convolution's input
-  gradient is computed in phase form (see _stride2_input_grad).
+  gradient is computed in phase form (see _stride2_input_grad) when it has 16+ input channels.
 
   XLA's CPU input gradient of a strided convolution is a convolution over the output gradient
   dilated with zeros: 3x the time of the forward pass here, most of it multiplying zeros.
   """
-  plain = (tuple(window_strides) != (2, 2) or feature_group_count != 1
+  # With few input channels the phase form's convolution (4 x input channels out) is too thin
+  # to pay: 12.5 vs 3.5 ms for dcgan_mnist's 1-channel first layer (benchmarks/README.md).
+  plain = (tuple(window_strides) != (2, 2) or feature_group_count != 1 or lhs.shape[-1] < 16
            or any(d != 1 for d in tuple(lhs_dilation or ()) + tuple(rhs_dilation or ())))
   if plain:
     return jax.lax.conv_general_dilated(

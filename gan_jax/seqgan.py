@@ -214,8 +214,11 @@ class SeqGAN:
     return sample_in_chunks(self._sample, state.networks['generator'].params,
                             jax.random.PRNGKey(seed), num, self.length)
 
-  def sample_text(self, state: TrainState, num_samples: int = 10) -> list[str]:
-    tokens = self.generate_tokens(state, num_samples, self.config.seed + 1)
+  def sample_text(self, state: TrainState, num_samples: int = 10,
+                  seed: int | None = None) -> list[str]:
+    """Sentences sampled from the generator (token ids for the oracle benchmark)."""
+    tokens = self.generate_tokens(state, num_samples,
+                                  self.config.seed + 1 if seed is None else seed)
     if self.vocab is None:
       return [' '.join(map(str, row)) for row in tokens]
     return [self.vocab.decode(row) for row in tokens]

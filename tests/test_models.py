@@ -106,7 +106,7 @@ def test_subpixel_conv_transpose_equals_conv_transpose(kernel_size):
     (5, 14, 14, 'SAME'), (5, 7, 9, 'SAME'), (4, 28, 28, 'SAME'), (3, 9, 8, 'VALID'),
     (5, 10, 10, ((3, 0), (0, 2)))])
 def test_phase_form_stride2_conv_equals_lax(kernel_size, height, width, padding):
-  x = jax.random.normal(jax.random.PRNGKey(0), (2, height, width, 3))
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, height, width, 16))
   layer = lambda **kw: nn.Conv(5, (kernel_size, kernel_size), strides=(2, 2), padding=padding, **kw)
   assert_same_layer(layer(conv_general_dilated=models.conv_general_dilated), layer(), x)
 

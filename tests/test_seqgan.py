@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import generate
 from gan_jax import losses
 from gan_jax import seqgan
 from gan_jax import train
@@ -97,3 +98,10 @@ def test_seqgan_ptb_reports_bleu(tmp_path):
   result = train.build_model(config).evaluate(jax.device_get(state))
   assert set(result) == {f'{p}bleu_{n}' for p in ('', 'self_') for n in (2, 3, 4, 5)}
   assert all(0 <= v <= 1 for v in result.values())
+  # gan_jax.generate samples sentences from a SeqGAN run, reproducibly, and only samples.
+  samples = generate.run(str(tmp_path), 'samples', str(tmp_path / 'samples.txt'), num=4, seed=3)
+  assert len(samples['samples']) == 4 and all(isinstance(s, str) for s in samples['samples'])
+  assert (tmp_path / 'samples.txt').read_text().splitlines() == samples['samples']
+  assert generate.run(str(tmp_path), 'samples', None, num=4, seed=3)['samples'] == samples['samples']
+  with pytest.raises(generate.GenerateError, match='--mode=samples'):
+    generate.run(str(tmp_path), 'interpolate', None)
