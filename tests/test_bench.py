@@ -27,3 +27,21 @@ def test_bench_over_the_real_bucketed_order():
   assert result['data_batches'] == 6 and all(s[0] == 16 for s in result['shapes'])
   assert {s[1] for s in result['shapes']} <= set(config.bucket_lengths)
   assert 0 <= result['padding_share'] < 1 and result['tokens_per_sec'] > 0
+
+
+def test_cpu_convolution_flag_is_added_but_the_users_value_wins():
+  import importlib.metadata
+  import os
+  import subprocess
+  import sys
+  if importlib.metadata.version('jaxlib').split('.')[:2] != ['0', '10']:
+    pytest.skip('the flag is set on jaxlib 0.10 only')
+  show = [sys.executable, '-c', 'import os, gan_jax; print(os.environ["XLA_FLAGS"])']
+  for given, expected in [
+      ('--xla_force_host_platform_device_count=2', '--xla_force_host_platform_device_count=2 '
+       '--xla_cpu_experimental_ynn_fusion_type=-individual_convolution'),
+      ('--xla_cpu_experimental_ynn_fusion_type=+individual_convolution',
+       '--xla_cpu_experimental_ynn_fusion_type=+individual_convolution')]:
+    out = subprocess.run(show, env={**os.environ, 'XLA_FLAGS': given}, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == expected
