@@ -1,3 +1,8 @@
+import importlib.metadata
+import os
+import subprocess
+import sys
+
 import pytest
 
 from gan_jax import bench
@@ -30,10 +35,6 @@ def test_bench_over_the_real_bucketed_order():
 
 
 def test_cpu_convolution_flag_is_added_but_the_users_value_wins():
-  import importlib.metadata
-  import os
-  import subprocess
-  import sys
   if importlib.metadata.version('jaxlib').split('.')[:2] != ['0', '10']:
     pytest.skip('the flag is set on jaxlib 0.10 only')
   show = [sys.executable, '-c', 'import os, gan_jax; print(os.environ["XLA_FLAGS"])']
