@@ -129,11 +129,11 @@ def benchmark(config, warmup_steps: int, min_steps: int, min_seconds: float,
     peak = matmul_flops_per_sec()
     achieved = runner.flops_per_step / median / 1e9
     result.update(flops_per_step=int(runner.flops_per_step),
-                  achieved_gflops_per_sec=round(achieved, 1), **peak,
+                  achieved_gflops_per_sec=round(achieved, 3), **peak,
                   fraction_of_matmul_rate=round(achieved / peak['matmul_gflops_per_sec'], 4))
   batches_per_sec = input_pipeline_rate(runner.batches, runner.mesh)
   result.update(input_examples_per_sec=round(batches_per_sec * config.batch_size, 1),
-                input_over_step_rate=round(batches_per_sec * median, 1))
+                input_over_step_rate=round(batches_per_sec * median, 2))
   return result
 
 
