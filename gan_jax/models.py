@@ -159,8 +159,9 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   dilated with zeros: 3x the time of the forward pass here, most of it multiplying zeros.
   """
   # With few input channels the phase form's convolution (4 x input channels out) is too thin
-  # to pay: 12.5 vs 3.5 ms for dcgan_mnist's 1-channel first layer (benchmarks/README.md).
+  # to pay: 6.0 vs 3.0 ms for dcgan_mnist's 1-channel first layer (benchmarks/README.md).
   plain = (tuple(window_strides) != (2, 2) or feature_group_count != 1 or lhs.shape[-1] < 16
+           or precision is not None
            or any(d != 1 for d in tuple(lhs_dilation or ()) + tuple(rhs_dilation or ())))
   if plain:
     return jax.lax.conv_general_dilated(
