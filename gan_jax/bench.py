@@ -38,17 +38,10 @@ class StepRunner:
   donated and carried, so every step does the full work of training)."""
 
   def __init__(self, config):
-    self.config = config
-    self.mesh = train.make_mesh()
-    train.check_batch_size(config, self.mesh)
-    self.model = train.build_model(config)
-    self.state = train.create_state(self.model, config, self.mesh)
-    self.data = train.training_data(self.model, config)
-    self.batches = make_batches(self.data, config)
-    self.step_fn = train.make_train_step(self.model, self.mesh)
+    self.mesh, self.state, self.batches, step_fn = _setup(config)
     self.batch = train.global_batch(next(self.batches), self.mesh)
     start = time.perf_counter()
-    self.compiled = self.step_fn.lower(self.state, self.batch).compile()
+    self.compiled = step_fn.lower(self.state, self.batch).compile()
     self.compile_seconds = time.perf_counter() - start
     self.flops_per_step = compiled_flops(self.compiled)
 
@@ -63,9 +56,16 @@ class StepRunner:
     return times
 
 
-def make_batches(data, config) -> input_pipeline.BatchIterator:
-  return input_pipeline.BatchIterator(data, config.batch_size, config.seed, jax.process_index(),
-                                      jax.process_count(), config.get('bucket_lengths', ()))
+def _setup(config):
+  """(mesh, initial state, batch iterator, jitted train step) as the trainer builds them."""
+  mesh = train.make_mesh()
+  train.check_batch_size(config, mesh)
+  model = train.build_model(config)
+  batches = input_pipeline.BatchIterator(
+      train.training_data(model, config), config.batch_size, config.seed, jax.process_index(),
+      jax.process_count(), config.get('bucket_lengths', ()))
+  return (mesh, train.create_state(model, config, mesh), batches,
+          train.make_train_step(model, mesh))
 
 
 def compiled_flops(compiled) -> float | None:
@@ -138,12 +138,7 @@ def benchmark(config, warmup_steps: int, min_steps: int, min_seconds: float,
 
 
 def _benchmark_data_order(config, num_batches: int) -> dict:
-  mesh = train.make_mesh()
-  train.check_batch_size(config, mesh)
-  model = train.build_model(config)
-  state = train.create_state(model, config, mesh)
-  batches = make_batches(train.training_data(model, config), config)
-  step_fn = train.make_train_step(model, mesh)
+  mesh, state, batches, step_fn = _setup(config)
   local = [next(batches) for _ in range(num_batches)]
   device_batches = [train.global_batch(b, mesh) for b in local]
   start = time.perf_counter()
