@@ -397,7 +397,8 @@ class SentenceVAE(nn.Module):
   latent_dim=0 is the same decoder as a plain language model (no encoder, no z); such a language
   model can also use an LSTM (`cell='lstm'`, SeqGAN's generator and oracle).
 
-  The decoder is exposed one step at a time (`initial_carry`, `step`, `logits`) so that teacher
+  The decoder is exposed one step at a time (`initial_carry`, `step`, `logits`; `embed` and
+  `step_embedded` split `step` for teacher forcing) so that teacher
   forcing and every decoding strategy run it under the same `lax.scan`; the output layer is kept
   out of the recurrence and applied to all steps at once."""
   vocab_size: int
@@ -442,9 +443,17 @@ class SentenceVAE(nn.Module):
       return (zeros, zeros) if self.cell == 'lstm' else zeros
     return jnp.tanh(self.to_initial_carry(z)).astype(jnp.float32)
 
+  def embed(self, tokens):
+    return self.decoder_embed(tokens)
+
   def step(self, carry, token, z):
     """One decoder step: [B] input ids, [B, latent_dim] z -> (carry, [B, hidden] output)."""
-    return self.decoder_cell(carry, jnp.concatenate([self.decoder_embed(token), z], axis=-1))
+    return self.step_embedded(carry, self.decoder_embed(token), z)
+
+  def step_embedded(self, carry, embedded, z):
+    """`step` on already embedded inputs [B, embed_dim] (teacher forcing embeds, and drops out,
+    all inputs at once)."""
+    return self.decoder_cell(carry, jnp.concatenate([embedded, z], axis=-1))
 
   def logits(self, hidden):
     return self.output(hidden).astype(jnp.float32)

@@ -46,14 +46,29 @@ def decoder_inputs(tokens):
   return jnp.concatenate([bos, tokens[:, :-1]], axis=1)
 
 
-def teacher_forced_logits(module, params, inputs, z):
+def dropout(rng, x, rate: float):
+  """Inverted dropout: each element zeroed with probability `rate`, the rest scaled by 1/(1-rate)."""
+  keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
+  return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
+
+
+def teacher_forced_logits(module, params, inputs, z, dropout_rate: float = 0.0, rng=None):
   """[B, L, V] next-word logits of a `SentenceVAE` decoder fed `inputs` [B, L] with latents z
-  ([B, 0] for a language model): the recurrence under `lax.scan`, the output layer on all steps
-  at once."""
+  ([B, 0] for a language model): the recurrence under `lax.scan`, the embedding and the output
+  layer on all steps at once. With `dropout_rate` (training), dropout on the input embeddings and
+  on the decoder's outputs before the softmax layer (Zaremba et al. 2014: the non-recurrent
+  connections)."""
   apply = lambda *args, method: module.apply({'params': params}, *args, method=method)
-  step = lambda carry, token: apply(carry, token, z, method=module.step)
-  _, hidden = jax.lax.scan(step, apply(z, method=module.initial_carry), inputs.T)  # [L, B, H]
-  return apply(jnp.swapaxes(hidden, 0, 1), method=module.logits)
+  embedded = apply(inputs.T, method=module.embed)  # [L, B, E]
+  if dropout_rate:
+    embed_key, output_key = jax.random.split(rng)
+    embedded = dropout(embed_key, embedded, dropout_rate)
+  step = lambda carry, x: apply(carry, x, z, method=module.step_embedded)
+  _, hidden = jax.lax.scan(step, apply(z, method=module.initial_carry), embedded)  # [L, B, H]
+  hidden = jnp.swapaxes(hidden, 0, 1)
+  if dropout_rate:
+    hidden = dropout(output_key, hidden, dropout_rate)
+  return apply(hidden, method=module.logits)
 
 
 class TextVAE:
@@ -65,8 +80,14 @@ class TextVAE:
                                      dtype=models.compute_dtype(config))
     self.latent_dim = config.text_model.latent_dim
     opt = config.optimizer
-    self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip),
-                          optax.adam(opt.learning_rate))
+    # Runs written before the schedule and dropout switches existed restore with their defaults.
+    schedule = opt.get('schedule', 'constant')
+    if schedule not in ('constant', 'cosine'):
+      raise ValueError(f'optimizer.schedule={schedule!r}: use constant or cosine')
+    learning_rate = (optax.cosine_decay_schedule(opt.learning_rate, config.num_train_steps)
+                     if schedule == 'cosine' else opt.learning_rate)
+    self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(learning_rate))
+    self.dropout_rate = config.get('dropout_rate', 0.0)
 
   def init(self, rng) -> TrainState:
     init_key, rng = jax.random.split(rng)
@@ -86,10 +107,12 @@ class TextVAE:
       return empty, empty
     return self._apply(params, tokens, lengths, method=self.module.encode)
 
-  def log_likelihood(self, params, tokens, lengths, z, inputs=None):
-    """log p(x | z) per sentence, teacher-forced: [B, L] targets, [B] lengths, [B, d] z."""
+  def log_likelihood(self, params, tokens, lengths, z, inputs=None, dropout_rng=None):
+    """log p(x | z) per sentence, teacher-forced: [B, L] targets, [B] lengths, [B, d] z; with
+    `dropout_rng`, the training-time dropout."""
     inputs = decoder_inputs(tokens) if inputs is None else inputs
-    logits = teacher_forced_logits(self.module, params, inputs, z)
+    rate = self.dropout_rate if dropout_rng is not None else 0.0
+    logits = teacher_forced_logits(self.module, params, inputs, z, rate, dropout_rng)
     return losses.sequence_log_likelihood(logits, tokens, lengths)
 
   def log_weights(self, params, tokens, lengths, rng, k: int):
@@ -106,16 +129,16 @@ class TextVAE:
     net = state.networks['text_vae']
     config = self.config
     tokens, lengths = batch['tokens'], batch['length']
-    z_key, dropout_key = jax.random.split(rng)
+    z_key, word_dropout_key, dropout_key = jax.random.split(rng, 3)
     weight = losses.kl_weight(state.step, config.kl_schedule, config.kl_anneal_steps)
     inputs = decoder_inputs(tokens)
     if config.word_dropout:
-      inputs = word_dropout(dropout_key, inputs, config.word_dropout, self.vocab.unk)
+      inputs = word_dropout(word_dropout_key, inputs, config.word_dropout, self.vocab.unk)
 
     def loss_fn(params):
       mean, logvar = self.posterior(params, tokens, lengths)
       z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(z_key, mean.shape)
-      reconstruction = self.log_likelihood(params, tokens, lengths, z, inputs)
+      reconstruction = self.log_likelihood(params, tokens, lengths, z, inputs, dropout_key)
       kl = losses.gaussian_kl(mean, logvar)
       kl_term = (losses.free_bits_kl(mean, logvar, config.free_bits) if config.free_bits
                  else jnp.mean(kl))

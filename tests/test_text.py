@@ -120,6 +120,65 @@ def test_word_dropout_spares_bos_and_hits_the_rate():
   assert set(np.unique(dropped[:, 1:]).tolist()) == {4, 7}
 
 
+def test_dropout_hits_the_rate_and_keeps_the_mean():
+  x = jnp.ones((400, 500))
+  dropped = text.dropout(jax.random.PRNGKey(0), x, 0.3)
+  assert float(jnp.mean(dropped == 0)) == pytest.approx(0.3, abs=0.01)
+  np.testing.assert_allclose(np.unique(dropped), [0.0, 1 / 0.7], rtol=1e-6)
+  assert float(jnp.mean(dropped)) == pytest.approx(1.0, abs=0.01)
+
+
+@requires_ptb
+def test_teacher_forcing_equals_the_step_by_step_decoder_and_drops_out_only_in_training():
+  config = tiny_config('text_vae_ptb', **TINY_TEXT)
+  model = train.build_model(config)
+  params = model.init(jax.random.PRNGKey(0)).networks['text_vae'].params
+  test = input_pipeline.load_split('ptb', 'test')
+  tokens, lengths = jnp.asarray(test['tokens'][:4, :10]), jnp.minimum(test['length'][:4], 10)
+  z = model.sample_latents(jax.random.PRNGKey(1), 4)
+  inputs = text.decoder_inputs(tokens)
+  apply = lambda *args, method: model.module.apply({'params': params}, *args, method=method)
+  carry, rows = apply(z, method=model.module.initial_carry), []
+  for t in range(inputs.shape[1]):
+    carry, hidden = apply(carry, inputs[:, t], z, method=model.module.step)
+    rows.append(apply(hidden, method=model.module.logits))
+  np.testing.assert_allclose(text.teacher_forced_logits(model.module, params, inputs, z),
+                             jnp.stack(rows, axis=1), atol=1e-5)
+  plain = model.log_likelihood(params, tokens, lengths, z)
+  key = jax.random.PRNGKey(2)
+  assert model.dropout_rate == 0.3
+  dropped = model.log_likelihood(params, tokens, lengths, z, dropout_rng=key)
+  assert not np.allclose(dropped, plain)
+  np.testing.assert_array_equal(dropped, model.log_likelihood(params, tokens, lengths, z,
+                                                              dropout_rng=key))
+
+
+@requires_ptb
+def test_learning_rate_schedules_and_runs_from_before_the_switches():
+  config = tiny_config('text_vae_ptb', **TINY_TEXT, num_train_steps=10)
+  params = {'w': jnp.ones(3)}
+  grads = {'w': jnp.full(3, 0.1)}
+  tx = train.build_model(config).tx
+  opt_state = tx.init(params)
+  for step in range(11):
+    updates, opt_state = tx.update(grads, opt_state, params)
+    # Cosine from lr to 0 over num_train_steps; Adam's update is -lr * sign(g) at first.
+    expected = config.optimizer.learning_rate * 0.5 * (1 + math.cos(math.pi * min(step, 10) / 10))
+    np.testing.assert_allclose(updates['w'], -expected, rtol=2e-3, atol=1e-9)
+  # A config written before `dropout_rate` and `optimizer.schedule` existed: no dropout, and a
+  # constant learning rate (Adam's first step is -lr * sign(g)).
+  with config.unlocked():
+    del config.dropout_rate, config.optimizer.schedule
+  old = train.build_model(config)
+  assert old.dropout_rate == 0.0
+  updates, _ = old.tx.update(grads, old.tx.init(params), params)
+  np.testing.assert_allclose(updates['w'], -config.optimizer.learning_rate, rtol=1e-4)
+  with config.unlocked():
+    config.optimizer.schedule = 'linear'
+  with pytest.raises(ValueError, match='use constant or cosine'):
+    train.build_model(config)
+
+
 @pytest.fixture(scope='module')
 def tiny_text_run(tmp_path_factory):
   config = tiny_config('text_vae_ptb', **TINY_TEXT)
