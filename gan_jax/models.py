@@ -406,25 +406,27 @@ class SentenceVAE(nn.Module):
   hidden_size: int = 256
   latent_dim: int = 32
   cell: str = 'gru'
-  # SeqGAN's oracle draws every weight from N(0, 1) (Yu et al. 2017); None keeps Flax's defaults.
+  # SeqGAN's oracle draws every parameter, biases included, from N(0, 1) (Yu et al. 2017, and
+  # the oracle parameters of their code); None keeps Flax's defaults.
   init_stddev: float | None = None
   dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   def setup(self):
     if self.cell not in ('gru', 'lstm') or (self.cell == 'lstm' and self.latent_dim):
       raise ValueError(f'cell={self.cell!r}: use gru, or lstm for a language model (latent_dim=0)')
-    kernel = ({} if self.init_stddev is None else
-              {'kernel_init': nn.initializers.normal(self.init_stddev)})
+    weights = ({} if self.init_stddev is None else
+               {'kernel_init': nn.initializers.normal(self.init_stddev),
+                'bias_init': nn.initializers.normal(self.init_stddev)})
     embed = ({} if self.init_stddev is None else
              {'embedding_init': nn.initializers.normal(self.init_stddev)})
     self.decoder_embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype, **embed)
     if self.cell == 'lstm':
-      recurrent = {} if self.init_stddev is None else {'recurrent_kernel_init': kernel['kernel_init']}
-      self.decoder_cell = nn.OptimizedLSTMCell(self.hidden_size, dtype=self.dtype, **kernel,
+      recurrent = {} if self.init_stddev is None else {'recurrent_kernel_init': weights['kernel_init']}
+      self.decoder_cell = nn.OptimizedLSTMCell(self.hidden_size, dtype=self.dtype, **weights,
                                                **recurrent)
     else:
       self.decoder_cell = nn.GRUCell(self.hidden_size, dtype=self.dtype)
-    self.output = nn.Dense(self.vocab_size, dtype=self.dtype, **kernel)
+    self.output = nn.Dense(self.vocab_size, dtype=self.dtype, **weights)
     if self.latent_dim:
       self.encoder_embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)
       self.encoder = nn.RNN(nn.GRUCell(self.hidden_size, dtype=self.dtype), return_carry=True)

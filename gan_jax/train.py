@@ -27,7 +27,8 @@ from gan_jax import writers
 # config.model -> the family that trains it. A family has init(rng) -> TrainState and a pure
 # train_step(state, batch, rng) -> (state, metrics); optionally train_data() -> arrays (when it
 # makes its own, e.g. SeqGAN's oracle), sample_grid(state) -> images in
-# [0, 1] or sample_text(state) -> sentences, and evaluate(state) -> scalars.
+# [0, 1] or sample_text(state) -> sentences, and evaluate(state) -> scalars. A family trained in
+# phases (SeqGAN) has phase_of(step) -> int and train_step(..., phase=) compiled once per phase.
 MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier,
                   'vae': vae.VAE, 'conv_vae': vae.VAE,
                   'text_vae': text.TextVAE, 'text_lm': text.TextVAE, 'seqgan': seqgan.SeqGAN}
@@ -66,12 +67,15 @@ def make_mesh(devices=None) -> Mesh:
   return Mesh(np.asarray(devices), ('data',))
 
 
-def make_train_step(model, mesh: Mesh):
-  """jit(train_step): batch sharded on 'data', state replicated and donated."""
+def make_train_step(model, mesh: Mesh, phase: int | None = None):
+  """jit(train_step): batch sharded on 'data', state replicated and donated; with `phase`, the
+  step of that phase of a phased family."""
   replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  phase_kwargs = {} if phase is None else {'phase': phase}
 
   def step_fn(state, batch):
-    return model.train_step(state, batch, jax.random.fold_in(state.rng, state.step))
+    return model.train_step(state, batch, jax.random.fold_in(state.rng, state.step),
+                            **phase_kwargs)
 
   return jax.jit(step_fn, in_shardings=(replicated, sharded), out_shardings=(replicated, replicated),
                  donate_argnums=0)
@@ -163,7 +167,8 @@ def train_and_evaluate(config, workdir: str, devices=None):
     batches.set_state(data_state)
     logging.info('Resumed from %s at step %d.', manager.directory, int(state.step))
 
-  train_step = make_train_step(model, mesh)
+  phase_of = getattr(model, 'phase_of', lambda step: None)
+  train_steps = {}  # phase -> its compiled step, made when the phase starts
   sample_grid = jax.jit(model.sample_grid) if hasattr(model, 'sample_grid') else None
   eval_every = config.get('eval_every_steps', 0) if hasattr(model, 'evaluate') else 0
   writer = writers.MetricWriter(workdir, enabled=is_chief)
@@ -177,7 +182,10 @@ def train_and_evaluate(config, workdir: str, devices=None):
   stop = None
   try:
     while step < config.num_train_steps and stop is None:
-      state, metrics = train_step(state, global_batch(next(batches), mesh))
+      phase = phase_of(step)
+      if phase not in train_steps:
+        train_steps[phase] = make_train_step(model, mesh, phase)
+      state, metrics = train_steps[phase](state, global_batch(next(batches), mesh))
       step += 1
       stop = preemption.agreed()
       if window_metrics:

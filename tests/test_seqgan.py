@@ -77,6 +77,27 @@ def test_seqgan_trains_through_all_phases_on_the_shared_trainer(tmp_path):
   assert (tmp_path / 'samples' / 'step_0000004.txt').is_file()
 
 
+def test_each_phase_compiled_alone_equals_the_switch_over_phases():
+  config = tiny_config('seqgan_oracle', **TINY_SEQGAN)
+  model = train.build_model(config)
+  mesh = train.make_mesh(jax.devices()[:1])
+  batch = {'tokens': model.train_data()['tokens'][:config.batch_size]}
+  state = jax.device_get(train.create_state(model, config, mesh))
+  switched = train.make_train_step(model, mesh)
+  for start in (0, config.g_pretrain_steps, config.g_pretrain_steps + config.d_pretrain_steps):
+    phase = model.phase_of(start)
+    at_start = state.replace(step=np.int32(start))
+    # The steps donate their input state: each gets its own copy.
+    copy = lambda: jax.tree.map(np.array, at_start)
+    a, metrics_a = switched(copy(), train.global_batch(batch, mesh))
+    b, metrics_b = train.make_train_step(model, mesh, phase)(copy(), train.global_batch(batch, mesh))
+    assert int(metrics_a['phase']) == int(metrics_b['phase']) == phase
+    for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b))):
+      np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+  assert [model.phase_of(s) for s in (0, config.g_pretrain_steps - 1, config.g_pretrain_steps,
+                                      config.g_pretrain_steps + config.d_pretrain_steps)] == [0, 0, 1, 2]
+
+
 def test_bleu_against_nltk_known_cases():
   references = [['the', 'cat', 'sat', 'on', 'the', 'mat'], ['a', 'dog', 'ran', 'in', 'the', 'park']]
   exact = seqgan.bleu_scores([references[0]], references)
