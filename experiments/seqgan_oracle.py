@@ -29,7 +29,8 @@ def get_config():
       num_filters=(100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160),
       dropout_rate=0.25))
   config.optimizer = ml_collections.ConfigDict(dict(
-      g_learning_rate=1e-2, d_learning_rate=1e-4, grad_clip=5.0))
+      g_learning_rate=1e-2, d_learning_rate=1e-4, grad_clip=5.0,
+      pg_learning_rate=1e-2))  # G's rate in the adversarial phase (the paper: the MLE rate)
 
   config.g_pretrain_steps = 6_000      # ~38 epochs of the 10,000 sequences
   config.d_pretrain_steps = 300

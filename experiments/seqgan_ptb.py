@@ -10,6 +10,6 @@ def get_config():
   config.dataset = 'ptb'
   del config.oracle
   config.generator.update(embed_dim=64, hidden_size=128, cell='gru')
-  config.optimizer.g_learning_rate = 1e-3
+  config.optimizer.update(g_learning_rate=1e-3, pg_learning_rate=1e-3)
   config.eval_num_samples = 200
   return config

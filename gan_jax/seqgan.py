@@ -108,8 +108,11 @@ class SeqGAN:
     self.discriminator = models.SeqGANDiscriminator(vocab_size=vocab_size, dtype=dtype,
                                                     **config.discriminator.to_dict())
     opt = config.optimizer
-    self.g_tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip),
-                            optax.adam(opt.g_learning_rate))
+    # G's update count passes g_pretrain_steps when the policy-gradient updates begin (D
+    # pre-training does not update G): from then on, G learns at pg_learning_rate.
+    g_learning_rate = optax.piecewise_constant_schedule(
+        opt.g_learning_rate, {config.g_pretrain_steps: opt.pg_learning_rate / opt.g_learning_rate})
+    self.g_tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(g_learning_rate))
     self.d_tx = optax.adam(opt.d_learning_rate)
     self._sample = jax.jit(functools.partial(sample_sequences, self.generator),
                            static_argnums=(2, 3))

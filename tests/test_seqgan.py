@@ -98,6 +98,17 @@ def test_each_phase_compiled_alone_equals_the_switch_over_phases():
                                       config.g_pretrain_steps + config.d_pretrain_steps)] == [0, 0, 1, 2]
 
 
+def test_generator_learning_rate_switches_when_the_policy_gradient_begins():
+  config = tiny_config('seqgan_oracle', **TINY_SEQGAN, **{'optimizer.pg_learning_rate': 1e-3})
+  tx = train.build_model(config).g_tx
+  params, grads = {'w': jnp.ones(2)}, {'w': jnp.full(2, 0.1)}
+  opt_state, sizes = tx.init(params), []
+  for _ in range(config.g_pretrain_steps + 2):
+    updates, opt_state = tx.update(grads, opt_state, params)
+    sizes.append(float(jnp.abs(updates['w'][0])))  # Adam on a constant gradient: ~ the rate
+  np.testing.assert_allclose(sizes, [1e-2] * config.g_pretrain_steps + [1e-3] * 2, rtol=1e-3)
+
+
 def test_bleu_against_nltk_known_cases():
   references = [['the', 'cat', 'sat', 'on', 'the', 'mat'], ['a', 'dog', 'ran', 'in', 'the', 'park']]
   exact = seqgan.bleu_scores([references[0]], references)
