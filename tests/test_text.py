@@ -130,7 +130,7 @@ def test_dropout_hits_the_rate_and_keeps_the_mean():
 
 @requires_ptb
 def test_teacher_forcing_equals_the_step_by_step_decoder_and_drops_out_only_in_training():
-  config = tiny_config('text_vae_ptb', **TINY_TEXT)
+  config = tiny_config('text_vae_ptb', **TINY_TEXT, dropout_rate=0.3)
   model = train.build_model(config)
   params = model.init(jax.random.PRNGKey(0)).networks['text_vae'].params
   test = input_pipeline.load_split('ptb', 'test')
@@ -155,7 +155,8 @@ def test_teacher_forcing_equals_the_step_by_step_decoder_and_drops_out_only_in_t
 
 @requires_ptb
 def test_learning_rate_schedules_and_runs_from_before_the_switches():
-  config = tiny_config('text_vae_ptb', **TINY_TEXT, num_train_steps=10)
+  config = tiny_config('text_vae_ptb', **TINY_TEXT, num_train_steps=10,
+                       **{'optimizer.schedule': 'cosine'})
   params = {'w': jnp.ones(3)}
   grads = {'w': jnp.full(3, 0.1)}
   tx = train.build_model(config).tx
@@ -181,7 +182,9 @@ def test_learning_rate_schedules_and_runs_from_before_the_switches():
 
 @pytest.fixture(scope='module')
 def tiny_text_run(tmp_path_factory):
-  config = tiny_config('text_vae_ptb', **TINY_TEXT)
+  # With the regularisation switches on, so that they run through the trainer too.
+  config = tiny_config('text_vae_ptb', **TINY_TEXT, dropout_rate=0.1,
+                       **{'optimizer.schedule': 'cosine'})
   workdir = tmp_path_factory.mktemp('text_vae')
   state = train.train_and_evaluate(config, str(workdir))
   return config, workdir, jax.device_get(state)
