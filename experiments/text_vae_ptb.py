@@ -26,12 +26,12 @@ def get_config():
   config.max_checkpoints_to_keep = 3
 
   config.text_model = ml_collections.ConfigDict(dict(
-      embed_dim=256, hidden_size=256, latent_dim=32))
+      embed_dim=256, hidden_size=256, latent_dim=32,
+      dropout_rate=0.0))  # on the decoder's input embeddings and outputs (before the softmax)
   config.kl_schedule = 'linear'        # constant | linear | cyclical
   config.kl_anneal_steps = 4000        # ramp length (cyclical: the cycle length)
   config.word_dropout = 0.25           # decoder inputs replaced by <unk>
   config.free_bits = 0.0               # nats per latent dimension
-  config.dropout_rate = 0.0             # on decoder input embeddings and outputs (before softmax)
   config.optimizer = ml_collections.ConfigDict(dict(
       learning_rate=1e-3, grad_clip=5.0, schedule='constant'))  # constant | cosine (to 0)
   config.max_decode_length = 40

@@ -17,7 +17,6 @@ import numpy as np
 from ml_collections import config_flags
 
 from gan_jax import configs
-from gan_jax import input_pipeline
 from gan_jax import train
 
 
@@ -38,7 +37,8 @@ class StepRunner:
   donated and carried, so every step does the full work of training)."""
 
   def __init__(self, config):
-    self.mesh, self.state, self.batches, step_fn = _setup(config)
+    self.mesh, model, self.state, self.batches = train.setup(config)
+    step_fn = train.make_train_step(model, self.mesh)
     self.batch = train.global_batch(next(self.batches), self.mesh)
     start = time.perf_counter()
     self.compiled = step_fn.lower(self.state, self.batch).compile()
@@ -54,18 +54,6 @@ class StepRunner:
       jax.block_until_ready((self.state, metrics))
       times.append(time.perf_counter() - start)
     return times
-
-
-def _setup(config):
-  """(mesh, initial state, batch iterator, jitted train step) as the trainer builds them."""
-  mesh = train.make_mesh()
-  train.check_batch_size(config, mesh)
-  model = train.build_model(config)
-  batches = input_pipeline.BatchIterator(
-      train.training_data(model, config), config.batch_size, config.seed, jax.process_index(),
-      jax.process_count(), config.get('bucket_lengths', ()))
-  return (mesh, train.create_state(model, config, mesh), batches,
-          train.make_train_step(model, mesh))
 
 
 def compiled_flops(compiled) -> float | None:
@@ -138,7 +126,8 @@ def benchmark(config, warmup_steps: int, min_steps: int, min_seconds: float,
 
 
 def _benchmark_data_order(config, num_batches: int) -> dict:
-  mesh, state, batches, step_fn = _setup(config)
+  mesh, model, state, batches = train.setup(config)
+  step_fn = train.make_train_step(model, mesh)
   local = [next(batches) for _ in range(num_batches)]
   device_batches = [train.global_batch(b, mesh) for b in local]
   start = time.perf_counter()

@@ -398,14 +398,16 @@ class SentenceVAE(nn.Module):
   model can also use an LSTM (`cell='lstm'`, SeqGAN's generator and oracle).
 
   The decoder is exposed one step at a time (`initial_carry`, `step`, `logits`; `embed` and
-  `step_embedded` split `step` for teacher forcing) so that teacher
-  forcing and every decoding strategy run it under the same `lax.scan`; the output layer is kept
-  out of the recurrence and applied to all steps at once."""
+  `step_embedded` split `step` for teacher forcing) so that teacher forcing and every decoding
+  strategy run it under the same `lax.scan`; the embedding and the output layer are applied to all
+  steps at once. With `train=True`, `embed` and `logits` drop out their inputs' features at
+  `dropout_rate` (Zaremba et al. 2014: the non-recurrent connections)."""
   vocab_size: int
   embed_dim: int = 256
   hidden_size: int = 256
   latent_dim: int = 32
   cell: str = 'gru'
+  dropout_rate: float = 0.0
   # SeqGAN's oracle draws every parameter, biases included, from N(0, 1) (Yu et al. 2017, and
   # the oracle parameters of their code); None keeps Flax's defaults.
   init_stddev: float | None = None
@@ -420,6 +422,7 @@ class SentenceVAE(nn.Module):
     embed = ({} if self.init_stddev is None else
              {'embedding_init': nn.initializers.normal(self.init_stddev)})
     self.decoder_embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype, **embed)
+    self.dropout = nn.Dropout(self.dropout_rate)
     if self.cell == 'lstm':
       recurrent = {} if self.init_stddev is None else {'recurrent_kernel_init': weights['kernel_init']}
       self.decoder_cell = nn.OptimizedLSTMCell(self.hidden_size, dtype=self.dtype, **weights,
@@ -445,20 +448,20 @@ class SentenceVAE(nn.Module):
       return (zeros, zeros) if self.cell == 'lstm' else zeros
     return jnp.tanh(self.to_initial_carry(z)).astype(jnp.float32)
 
-  def embed(self, tokens):
-    return self.decoder_embed(tokens)
+  def embed(self, tokens, train: bool = False):
+    return self.dropout(self.decoder_embed(tokens), deterministic=not train)
 
   def step(self, carry, token, z):
     """One decoder step: [B] input ids, [B, latent_dim] z -> (carry, [B, hidden] output)."""
     return self.step_embedded(carry, self.decoder_embed(token), z)
 
   def step_embedded(self, carry, embedded, z):
-    """`step` on already embedded inputs [B, embed_dim] (teacher forcing embeds, and drops out,
-    all inputs at once)."""
+    """`step` on already embedded inputs [B, embed_dim] (teacher forcing embeds all inputs at
+    once)."""
     return self.decoder_cell(carry, jnp.concatenate([embedded, z], axis=-1))
 
-  def logits(self, hidden):
-    return self.output(hidden).astype(jnp.float32)
+  def logits(self, hidden, train: bool = False):
+    return self.output(self.dropout(hidden, deterministic=not train)).astype(jnp.float32)
 
   def __call__(self, tokens, lengths):
     """Creates every parameter (used by init)."""

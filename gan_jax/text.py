@@ -46,29 +46,19 @@ def decoder_inputs(tokens):
   return jnp.concatenate([bos, tokens[:, :-1]], axis=1)
 
 
-def dropout(rng, x, rate: float):
-  """Inverted dropout: each element zeroed with probability `rate`, the rest scaled by 1/(1-rate)."""
-  keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
-  return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
-
-
-def teacher_forced_logits(module, params, inputs, z, dropout_rate: float = 0.0, rng=None):
+def teacher_forced_logits(module, params, inputs, z, dropout_rng=None):
   """[B, L, V] next-word logits of a `SentenceVAE` decoder fed `inputs` [B, L] with latents z
   ([B, 0] for a language model): the recurrence under `lax.scan`, the embedding and the output
-  layer on all steps at once. With `dropout_rate` (training), dropout on the input embeddings and
-  on the decoder's outputs before the softmax layer (Zaremba et al. 2014: the non-recurrent
-  connections)."""
-  apply = lambda *args, method: module.apply({'params': params}, *args, method=method)
-  embedded = apply(inputs.T, method=module.embed)  # [L, B, E]
-  if dropout_rate:
-    embed_key, output_key = jax.random.split(rng)
-    embedded = dropout(embed_key, embedded, dropout_rate)
+  layer on all steps at once. With `dropout_rng`, in training mode (the module's dropout)."""
+  train = dropout_rng is not None
+  embed_key, output_key = jax.random.split(dropout_rng) if train else (None, None)
+  apply = lambda *args, method, key=None, **kwargs: module.apply(
+      {'params': params}, *args, method=method, rngs={} if key is None else {'dropout': key},
+      **kwargs)
+  embedded = apply(inputs.T, method=module.embed, key=embed_key, train=train)  # [L, B, E]
   step = lambda carry, x: apply(carry, x, z, method=module.step_embedded)
   _, hidden = jax.lax.scan(step, apply(z, method=module.initial_carry), embedded)  # [L, B, H]
-  hidden = jnp.swapaxes(hidden, 0, 1)
-  if dropout_rate:
-    hidden = dropout(output_key, hidden, dropout_rate)
-  return apply(hidden, method=module.logits)
+  return apply(jnp.swapaxes(hidden, 0, 1), method=module.logits, key=output_key, train=train)
 
 
 class TextVAE:
@@ -80,14 +70,13 @@ class TextVAE:
                                      dtype=models.compute_dtype(config))
     self.latent_dim = config.text_model.latent_dim
     opt = config.optimizer
-    # Runs written before the schedule and dropout switches existed restore with their defaults.
+    # Runs written before the schedule switch existed restore with a constant rate.
     schedule = opt.get('schedule', 'constant')
     if schedule not in ('constant', 'cosine'):
       raise ValueError(f'optimizer.schedule={schedule!r}: use constant or cosine')
     learning_rate = (optax.cosine_decay_schedule(opt.learning_rate, config.num_train_steps)
                      if schedule == 'cosine' else opt.learning_rate)
     self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(learning_rate))
-    self.dropout_rate = config.get('dropout_rate', 0.0)
 
   def init(self, rng) -> TrainState:
     init_key, rng = jax.random.split(rng)
@@ -111,8 +100,7 @@ class TextVAE:
     """log p(x | z) per sentence, teacher-forced: [B, L] targets, [B] lengths, [B, d] z; with
     `dropout_rng`, the training-time dropout."""
     inputs = decoder_inputs(tokens) if inputs is None else inputs
-    rate = self.dropout_rate if dropout_rng is not None else 0.0
-    logits = teacher_forced_logits(self.module, params, inputs, z, rate, dropout_rng)
+    logits = teacher_forced_logits(self.module, params, inputs, z, dropout_rng)
     return losses.sequence_log_likelihood(logits, tokens, lengths)
 
   def log_weights(self, params, tokens, lengths, rng, k: int):

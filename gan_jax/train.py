@@ -28,7 +28,7 @@ from gan_jax import writers
 # train_step(state, batch, rng) -> (state, metrics); optionally train_data() -> arrays (when it
 # makes its own, e.g. SeqGAN's oracle), sample_grid(state) -> images in
 # [0, 1] or sample_text(state) -> sentences, and evaluate(state) -> scalars. A family trained in
-# phases (SeqGAN) has phase_of(step) -> int and train_step(..., phase=) compiled once per phase.
+# phases (SeqGAN) has phase_of(step) -> int, and its train_step takes the phase (static).
 MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier,
                   'vae': vae.VAE, 'conv_vae': vae.VAE,
                   'text_vae': text.TextVAE, 'text_lm': text.TextVAE, 'seqgan': seqgan.SeqGAN}
@@ -67,10 +67,16 @@ def make_mesh(devices=None) -> Mesh:
   return Mesh(np.asarray(devices), ('data',))
 
 
-def make_train_step(model, mesh: Mesh, phase: int | None = None):
-  """jit(train_step): batch sharded on 'data', state replicated and donated; with `phase`, the
-  step of that phase of a phased family."""
+def phase_at(model, step: int) -> int | None:
+  """The training phase of a phased family at host step `step`; None for the others."""
+  return model.phase_of(step) if hasattr(model, 'phase_of') else None
+
+
+def make_train_step(model, mesh: Mesh, step: int = 0):
+  """jit(train_step) for the steps from host step `step` on (a phased family: those of its
+  phase at `step`): batch sharded on 'data', state replicated and donated."""
   replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  phase = phase_at(model, step)
   phase_kwargs = {} if phase is None else {'phase': phase}
 
   def step_fn(state, batch):
@@ -79,6 +85,17 @@ def make_train_step(model, mesh: Mesh, phase: int | None = None):
 
   return jax.jit(step_fn, in_shardings=(replicated, sharded), out_shardings=(replicated, replicated),
                  donate_argnums=0)
+
+
+def setup(config, devices=None):
+  """(mesh, model, initial state, batch iterator) of `config`, as training starts them."""
+  mesh = make_mesh(devices)
+  check_batch_size(config, mesh)
+  model = build_model(config)
+  batches = input_pipeline.BatchIterator(training_data(model, config), config.batch_size,
+                                         config.seed, jax.process_index(), jax.process_count(),
+                                         config.get('bucket_lengths', ()))
+  return mesh, model, create_state(model, config, mesh), batches
 
 
 def create_state(model, config, mesh: Mesh):
@@ -150,16 +167,8 @@ def _format_eta(seconds: float) -> str:
 
 def train_and_evaluate(config, workdir: str, devices=None):
   """Trains `config` in `workdir`, resuming from its newest checkpoint; returns the final state."""
-  mesh = make_mesh(devices)
-  check_batch_size(config, mesh)
-  model = build_model(config)
+  mesh, model, state, batches = setup(config, devices)
   is_chief = jax.process_index() == 0
-
-  data = training_data(model, config)
-  batches = input_pipeline.BatchIterator(data, config.batch_size, config.seed,
-                                         jax.process_index(), jax.process_count(),
-                                         config.get('bucket_lengths', ()))
-  state = create_state(model, config, mesh)
   manager = checkpoints.make_manager(workdir, config.max_checkpoints_to_keep)
   if manager.latest_step() is not None:
     abstract = checkpoints.abstract_like(state, NamedSharding(mesh, P()))
@@ -167,8 +176,7 @@ def train_and_evaluate(config, workdir: str, devices=None):
     batches.set_state(data_state)
     logging.info('Resumed from %s at step %d.', manager.directory, int(state.step))
 
-  phase_of = getattr(model, 'phase_of', lambda step: None)
-  train_steps = {}  # phase -> its compiled step, made when the phase starts
+  train_steps = {}  # phase -> its jitted step, made when the phase starts
   sample_grid = jax.jit(model.sample_grid) if hasattr(model, 'sample_grid') else None
   eval_every = config.get('eval_every_steps', 0) if hasattr(model, 'evaluate') else 0
   writer = writers.MetricWriter(workdir, enabled=is_chief)
@@ -182,9 +190,9 @@ def train_and_evaluate(config, workdir: str, devices=None):
   stop = None
   try:
     while step < config.num_train_steps and stop is None:
-      phase = phase_of(step)
+      phase = phase_at(model, step)
       if phase not in train_steps:
-        train_steps[phase] = make_train_step(model, mesh, phase)
+        train_steps[phase] = make_train_step(model, mesh, step)
       state, metrics = train_steps[phase](state, global_batch(next(batches), mesh))
       step += 1
       stop = preemption.agreed()

@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -83,14 +85,23 @@ def test_each_phase_compiled_alone_equals_the_switch_over_phases():
   mesh = train.make_mesh(jax.devices()[:1])
   batch = {'tokens': model.train_data()['tokens'][:config.batch_size]}
   state = jax.device_get(train.create_state(model, config, mesh))
-  switched = train.make_train_step(model, mesh)
+
+  @jax.jit
+  def switched(state, batch):
+    """The phase picked inside one program from the traced step, by the phase boundaries."""
+    phase = ((state.step >= config.g_pretrain_steps).astype(jnp.int32)
+             + (state.step >= config.g_pretrain_steps + config.d_pretrain_steps))
+    rng = jax.random.fold_in(state.rng, state.step)
+    return jax.lax.switch(phase, [functools.partial(model.train_step, phase=k) for k in range(3)],
+                          state, batch, rng)
+
   for start in (0, config.g_pretrain_steps, config.g_pretrain_steps + config.d_pretrain_steps):
     phase = model.phase_of(start)
     at_start = state.replace(step=np.int32(start))
-    # The steps donate their input state: each gets its own copy.
+    # The trainer's step donates its input state: each step gets its own copy.
     copy = lambda: jax.tree.map(np.array, at_start)
     a, metrics_a = switched(copy(), train.global_batch(batch, mesh))
-    b, metrics_b = train.make_train_step(model, mesh, phase)(copy(), train.global_batch(batch, mesh))
+    b, metrics_b = train.make_train_step(model, mesh, start)(copy(), train.global_batch(batch, mesh))
     assert int(metrics_a['phase']) == int(metrics_b['phase']) == phase
     for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b))):
       np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)

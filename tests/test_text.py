@@ -9,6 +9,7 @@ import pytest
 
 from gan_jax import input_pipeline
 from gan_jax import losses
+from gan_jax import models
 from gan_jax import text
 from gan_jax import train
 from gan_jax.input_pipeline import Vocabulary
@@ -121,16 +122,21 @@ def test_word_dropout_spares_bos_and_hits_the_rate():
 
 
 def test_dropout_hits_the_rate_and_keeps_the_mean():
-  x = jnp.ones((400, 500))
-  dropped = text.dropout(jax.random.PRNGKey(0), x, 0.3)
+  module = models.SentenceVAE(vocab_size=20, embed_dim=8, hidden_size=8, latent_dim=0,
+                              dropout_rate=0.3)
+  tokens = jax.random.randint(jax.random.PRNGKey(1), (100, 50), 1, 20)
+  params = module.init(jax.random.PRNGKey(0), tokens[:1], jnp.full((1,), 50))['params']
+  embed = lambda **kwargs: module.apply({'params': params}, tokens, method=module.embed, **kwargs)
+  # Dropped embeddings over kept ones: 0 or 1 / (1 - rate), elementwise.
+  dropped = embed(train=True, rngs={'dropout': jax.random.PRNGKey(2)}) / embed()
   assert float(jnp.mean(dropped == 0)) == pytest.approx(0.3, abs=0.01)
-  np.testing.assert_allclose(np.unique(dropped), [0.0, 1 / 0.7], rtol=1e-6)
+  np.testing.assert_allclose(dropped[dropped != 0], 1 / 0.7, rtol=1e-5)  # the rest: exactly 0
   assert float(jnp.mean(dropped)) == pytest.approx(1.0, abs=0.01)
 
 
 @requires_ptb
 def test_teacher_forcing_equals_the_step_by_step_decoder_and_drops_out_only_in_training():
-  config = tiny_config('text_vae_ptb', **TINY_TEXT, dropout_rate=0.3)
+  config = tiny_config('text_vae_ptb', **TINY_TEXT, **{'text_model.dropout_rate': 0.3})
   model = train.build_model(config)
   params = model.init(jax.random.PRNGKey(0)).networks['text_vae'].params
   test = input_pipeline.load_split('ptb', 'test')
@@ -146,7 +152,7 @@ def test_teacher_forcing_equals_the_step_by_step_decoder_and_drops_out_only_in_t
                              jnp.stack(rows, axis=1), atol=1e-5)
   plain = model.log_likelihood(params, tokens, lengths, z)
   key = jax.random.PRNGKey(2)
-  assert model.dropout_rate == 0.3
+  assert model.module.dropout_rate == 0.3
   dropped = model.log_likelihood(params, tokens, lengths, z, dropout_rng=key)
   assert not np.allclose(dropped, plain)
   np.testing.assert_array_equal(dropped, model.log_likelihood(params, tokens, lengths, z,
@@ -166,12 +172,12 @@ def test_learning_rate_schedules_and_runs_from_before_the_switches():
     # Cosine from lr to 0 over num_train_steps; Adam's update is -lr * sign(g) at first.
     expected = config.optimizer.learning_rate * 0.5 * (1 + math.cos(math.pi * min(step, 10) / 10))
     np.testing.assert_allclose(updates['w'], -expected, rtol=2e-3, atol=1e-9)
-  # A config written before `dropout_rate` and `optimizer.schedule` existed: no dropout, and a
-  # constant learning rate (Adam's first step is -lr * sign(g)).
+  # A config written before `text_model.dropout_rate` and `optimizer.schedule` existed: no
+  # dropout, and a constant learning rate (Adam's first step is -lr * sign(g)).
   with config.unlocked():
-    del config.dropout_rate, config.optimizer.schedule
+    del config.text_model.dropout_rate, config.optimizer.schedule
   old = train.build_model(config)
-  assert old.dropout_rate == 0.0
+  assert old.module.dropout_rate == 0.0
   updates, _ = old.tx.update(grads, old.tx.init(params), params)
   np.testing.assert_allclose(updates['w'], -config.optimizer.learning_rate, rtol=1e-4)
   with config.unlocked():
@@ -183,8 +189,8 @@ def test_learning_rate_schedules_and_runs_from_before_the_switches():
 @pytest.fixture(scope='module')
 def tiny_text_run(tmp_path_factory):
   # With the regularisation switches on, so that they run through the trainer too.
-  config = tiny_config('text_vae_ptb', **TINY_TEXT, dropout_rate=0.1,
-                       **{'optimizer.schedule': 'cosine'})
+  config = tiny_config('text_vae_ptb', **TINY_TEXT,
+                       **{'text_model.dropout_rate': 0.1, 'optimizer.schedule': 'cosine'})
   workdir = tmp_path_factory.mktemp('text_vae')
   state = train.train_and_evaluate(config, str(workdir))
   return config, workdir, jax.device_get(state)
