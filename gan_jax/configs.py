@@ -100,10 +100,15 @@ def add_gan_switches(config):
   turn them on (see gan_jax/gan.py for what each does)."""
   config.num_classes = 0          # > 0: class-conditional G and D
   config.r1_weight = 0.0          # gamma of the R1 penalty on real data
+  config.r1_every = 1             # lazy R1: the penalty every N steps, weighted N times
+  config.augment = ''             # DiffAugment policy, e.g. 'translation,cutout'
   config.gp_weight = 0.0          # lambda of the WGAN-GP penalty (use with loss='wasserstein')
   config.label_smoothing = 0.0    # one-sided: real targets 1 - label_smoothing (BCE losses)
   config.feature_matching = False  # G matches D's mean last-layer features instead
   config.ema_decay = 0.0          # > 0: sample and evaluate with an EMA of G's weights
+  config.sampling_batch_norm = 'standing'  # or 'running', 'batch' (gan_jax/gan.py)
+  config.optimizer.schedule = 'constant'  # or 'cosine': both learning rates decay to 0
+  config.optimizer.grad_clip_norm = 0.0   # > 0: clip each network's gradient to this norm
   config.discriminator.spectral_norm = False
   config.discriminator.minibatch_stddev = False
   return config

@@ -12,6 +12,7 @@ from absl import app
 from absl import flags
 
 from gan_jax import checkpoints
+from gan_jax import gan
 from gan_jax import reference
 from gan_jax import train
 
@@ -28,14 +29,19 @@ def define_flags():
   flags.DEFINE_integer('importance_samples', 5000,
                        'VAEs: importance samples k of the test NLL estimate.')
   flags.DEFINE_bool('real_floor', False, 'Evaluate num_samples real training images.')
+  flags.DEFINE_enum('sampling_batch_norm', None, gan.SAMPLING_BATCH_NORM,
+                    'GANs: the BatchNorm statistics to sample with (default: the run\'s).')
 
 
 def evaluate_checkpoint(workdir: str, num_samples: int, step: int | None = None,
-                        importance_samples: int = 5000) -> dict:
+                        importance_samples: int = 5000,
+                        sampling_batch_norm: str | None = None) -> dict:
   def configure(config):
     if 'eval_importance_samples' in config:  # VAEs
       config.eval_importance_samples = importance_samples
       config.eval_chunk = min(config.eval_chunk, importance_samples)
+    if sampling_batch_norm:
+      config.sampling_batch_norm = sampling_batch_norm
 
   model, state, step = train.load_trained(workdir, step, configure)
   return {**model.evaluate(state, num_samples), 'num_samples': num_samples, 'step': step,
@@ -52,7 +58,7 @@ def main(argv):
                 'real_floor': True}
     elif FLAGS.workdir:
       result = evaluate_checkpoint(FLAGS.workdir, FLAGS.num_samples, FLAGS.step,
-                                   FLAGS.importance_samples)
+                                   FLAGS.importance_samples, FLAGS.sampling_batch_norm)
     else:
       raise app.UsageError('pass --workdir=DIR (or --real_floor)')
   except checkpoints.CheckpointError as e:

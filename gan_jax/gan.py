@@ -5,8 +5,12 @@ Every stabiliser is a config switch read here, used by the one train step:
 (WGAN-GP with loss=wasserstein), `label_smoothing` (one-sided, BCE losses),
 `feature_matching`, `discriminator.spectral_norm`, `discriminator.minibatch_stddev`,
 `ema_decay` (sample and evaluate with an EMA of G's weights), and separate learning rates
-`optimizer.g_learning_rate` / `optimizer.d_learning_rate` (TTUR). `num_classes` > 0 makes both
-networks class-conditional.
+`optimizer.g_learning_rate` / `optimizer.d_learning_rate` (TTUR), `optimizer.schedule`
+(constant or cosine decay to 0 over the run), `optimizer.grad_clip_norm` (each network's
+gradient clipped to this global norm), `r1_every` (lazy R1: the penalty every N steps, weighted
+N times), `augment` (DiffAugment policy for D's inputs, gan_jax/augment.py). `num_classes` > 0 makes both
+networks class-conditional. `sampling_batch_norm` chooses the statistics a BatchNorm generator
+samples with (see SAMPLING_BATCH_NORM).
 """
 import functools
 
@@ -14,10 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import tqdm
 
+from gan_jax import augment
 from gan_jax import losses
 from gan_jax import models
 from gan_jax import reference
+from gan_jax import schedules
 from gan_jax.state import Network, TrainState
 
 
@@ -33,6 +40,15 @@ def to_unit_range(images, output_activation: str):
 
 GRID_COLUMNS = 8
 
+# How a BatchNorm generator normalises when it samples:
+#   'running':  the running averages kept by training (of the raw generator's weights);
+#   'standing': statistics recomputed for the weights being sampled (the EMA weights when on)
+#               from STANDING_STATS_SAMPLES fixed latents, as BigGAN's "standing statistics";
+#   'batch':    the statistics of each generated batch itself.
+SAMPLING_BATCH_NORM = ('running', 'standing', 'batch')
+STANDING_STATS_SAMPLES = 2048
+NUM_STEP_KEYS = 10  # train_step splits its key this many ways; keys[0] draws the step's z
+
 
 class GAN:
   """Builds modules, optimisers and losses from a config; its methods are pure functions."""
@@ -40,9 +56,13 @@ class GAN:
   def __init__(self, config):
     self.config = config
     self.generator, self.discriminator = models.build_gan(config)
+    # The discriminator that R1 and the gradient penalty differentiate twice.
+    self.penalty_discriminator = (
+        self.discriminator.clone(phase_form_input_gradient=False)
+        if hasattr(self.discriminator, 'phase_form_input_gradient') else self.discriminator)
     opt = config.optimizer
-    self.g_tx = optax.adam(opt.g_learning_rate, b1=opt.b1, b2=opt.b2)
-    self.d_tx = optax.adam(opt.d_learning_rate, b1=opt.b1, b2=opt.b2)
+    self.g_tx = self._optimizer(opt.g_learning_rate)
+    self.d_tx = self._optimizer(opt.d_learning_rate)
     self.d_loss_fn, self.g_loss_fn = losses.GAN_LOSSES[config.loss]
     smoothing = config.get('label_smoothing', 0.0)
     if smoothing:
@@ -52,11 +72,35 @@ class GAN:
       self.d_loss_fn = functools.partial(losses.discriminator_bce, real_label=1.0 - smoothing)
     self.num_classes = config.get('num_classes', 0)
     self.r1_weight = config.get('r1_weight', 0.0)
+    self.r1_every = config.get('r1_every', 1)
+    if self.r1_every < 1:
+      raise ValueError(f'r1_every={self.r1_every}: the R1 penalty is applied every N >= 1 steps')
+    self.augment_policy = augment.parse_policy(config.get('augment', ''))
     self.gp_weight = config.get('gp_weight', 0.0)
     self.feature_matching = config.get('feature_matching', False)
     self.ema_decay = config.get('ema_decay', 0.0)
     self.output_activation = config.generator.output_activation
-    self._generate = jax.jit(self.generate)
+    # Runs written before the field existed sampled with the running averages.
+    self.sampling_batch_norm = config.get('sampling_batch_norm', 'running')
+    if self.sampling_batch_norm not in SAMPLING_BATCH_NORM:
+      raise ValueError(f'sampling_batch_norm={self.sampling_batch_norm!r}; use one of '
+                       f'{", ".join(SAMPLING_BATCH_NORM)}')
+    self._generate_with = jax.jit(self.generate_with)
+
+  def _optimizer(self, learning_rate: float) -> optax.GradientTransformation:
+    """Adam for one network, with the config's schedule and gradient clipping."""
+    opt, steps = self.config.optimizer, self.config.num_train_steps
+    adam = optax.adam(schedules.learning_rate(opt.get('schedule', 'constant'), learning_rate,
+                                              steps), b1=opt.b1, b2=opt.b2)
+    clip = opt.get('grad_clip_norm', 0.0)
+    return optax.chain(optax.clip_by_global_norm(clip), adam) if clip else adam
+
+  def augment(self, x, rng):
+    """D's view of a batch in the model's range: DiffAugment with the config's policy."""
+    if not self.augment_policy:
+      return x
+    background, pixel_range = (-1.0, 2.0) if self.output_activation == 'tanh' else (0.0, 1.0)
+    return augment.augment(x, rng, self.augment_policy, background, pixel_range)
 
   def init(self, rng, image_shape=(28, 28, 1)) -> TrainState:
     g_key, d_key, rng = jax.random.split(rng, 3)
@@ -92,7 +136,7 @@ class GAN:
     a second, identical forward pass would give, without the second pass).
     """
     g, d = state.networks['generator'], state.networks['discriminator']
-    keys = jax.random.split(rng, 7)
+    keys = jax.random.split(rng, NUM_STEP_KEYS)
     real = to_model_range(batch['image'], self.output_activation)
     n = real.shape[0]
     real_labels = batch['label'] if self.num_classes else None
@@ -105,18 +149,27 @@ class GAN:
 
     fake, g_vjp, g_batch_stats = jax.vjp(generate_fake, g.params, has_aux=True)
 
+    seen_real = self.augment(real, keys[7])
+
     def d_loss(d_params):
       # Real and fake in separate calls, so batch statistics (minibatch stddev) never mix them.
-      real_logits, _, d_stats = self._discriminate(d, d_params, real, real_labels, keys[2])
+      real_logits, _, d_stats = self._discriminate(d, d_params, seen_real, real_labels, keys[2])
       fake_logits, _, d_stats = self._discriminate(d.replace(batch_stats=d_stats), d_params,
-                                                   fake, fake_labels, keys[3])
+                                                   self.augment(fake, keys[8]), fake_labels,
+                                                   keys[3])
       loss = self.d_loss_fn(real_logits, fake_logits)
       terms = {}
-      critic = lambda labels: lambda x: self.discriminator.apply(
+      critic = lambda labels: lambda x: self.penalty_discriminator.apply(
           {'params': d_params, 'batch_stats': d_stats}, x, labels, train=False)
       if self.r1_weight:
-        terms['r1'] = losses.r1_penalty(critic(real_labels), real)
-        loss += self.r1_weight * terms['r1']
+        r1 = lambda: losses.r1_penalty(critic(real_labels), seen_real)
+        if self.r1_every > 1:  # lazy: computed only on every r1_every-th step, weighted up
+          r1_now = state.step % self.r1_every == 0
+          terms['r1'] = jax.lax.cond(r1_now, r1, lambda: jnp.zeros(()))
+          loss += self.r1_weight * self.r1_every * terms['r1']
+        else:
+          terms['r1'] = r1()
+          loss += self.r1_weight * terms['r1']
       if self.gp_weight:
         terms['gradient_penalty'] = losses.gradient_penalty(critic(real_labels), real, fake,
                                                             keys[4])
@@ -128,9 +181,10 @@ class GAN:
     d = d.apply_gradients(d_grads, self.d_tx, batch_stats=d_stats)
 
     def g_loss(fake):
-      logits, fake_features, _ = self._discriminate(d, d.params, fake, fake_labels, keys[5])
+      logits, fake_features, _ = self._discriminate(d, d.params, self.augment(fake, keys[9]),
+                                                    fake_labels, keys[5])
       if self.feature_matching:
-        _, real_features, _ = self._discriminate(d, d.params, real, real_labels, keys[6])
+        _, real_features, _ = self._discriminate(d, d.params, seen_real, real_labels, keys[6])
         return losses.feature_matching(jax.lax.stop_gradient(real_features), fake_features)
       return self.g_loss_fn(logits)
 
@@ -149,11 +203,33 @@ class GAN:
                'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)), **terms}
     return state.replace(step=state.step + 1, networks=networks), metrics
 
-  def generate(self, state: TrainState, z, labels=None):
-    """Images in [0, 1] from latents (with the EMA weights when on), BatchNorm in eval mode."""
+  def sampling_generator(self, state: TrainState) -> Network:
+    """The generator that samples: the EMA weights when on, with the BatchNorm statistics that
+    `sampling_batch_norm` asks for ('standing': recomputed for these weights)."""
     g = state.networks['generator_ema' if self.ema_decay else 'generator']
-    return to_unit_range(self.generator.apply(g.variables(), z, labels, train=False),
-                         self.output_activation)
+    if self.sampling_batch_norm != 'standing' or not g.batch_stats:
+      return g
+    key = jax.random.PRNGKey(self.config.seed + 3)
+    z = self.sample_latents(key, STANDING_STATS_SAMPLES)
+    labels = (jnp.arange(STANDING_STATS_SAMPLES) % self.num_classes if self.num_classes
+              else None)
+    # Momentum 0: the one train-mode pass stores exactly this batch's statistics, layer by
+    # layer as each normalised layer feeds the next.
+    _, new_vars = self.generator.clone(batch_norm_momentum=0.0).apply(
+        g.variables(), z, labels, train=True, mutable=['batch_stats'])
+    return g.replace(batch_stats=new_vars['batch_stats'])
+
+  def generate(self, state: TrainState, z, labels=None):
+    """Images in [0, 1] from latents, from `sampling_generator(state)`."""
+    return self.generate_with(self.sampling_generator(state), z, labels)
+
+  def generate_with(self, g: Network, z, labels=None):
+    """Images in [0, 1] from latents with the generator network `g` (a sampling_generator, made
+    once for many batches)."""
+    batch_statistics = self.sampling_batch_norm == 'batch' and bool(g.batch_stats)
+    images = self.generator.apply(g.variables(), z, labels, train=batch_statistics,
+                                  mutable=['batch_stats'] if batch_statistics else False)
+    return to_unit_range(images[0] if batch_statistics else images, self.output_activation)
 
   def sample_grid(self, state: TrainState, num_samples: int = GRID_COLUMNS ** 2):
     """Samples from fixed noise (the same at every call of a run), for the PNG grids; with
@@ -166,16 +242,23 @@ class GAN:
     z = self.sample_latents(jax.random.PRNGKey(self.config.seed + 1), num_samples)
     return self.generate(state, z, labels)
 
-  def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
-    """Reference-classifier metrics of num_samples images from fixed evaluation noise (with
-    classes: equally many of each, and the classifier's agreement with the asked-for label)."""
-    num_samples = num_samples or self.config.eval_num_samples
+  def evaluation_images(self, state: TrainState, num_samples: int):
+    """(images in [0, 1], labels or None) generated from fixed evaluation noise; with classes,
+    equally many of each."""
     key = jax.random.PRNGKey(self.config.seed + 2)
     labels = np.arange(num_samples) % self.num_classes if self.num_classes else None
     images = []
-    for start in range(0, num_samples, 1000):
+    g = jax.jit(self.sampling_generator)(state)
+    for start in tqdm.tqdm(range(0, num_samples, 1000), mininterval=5, desc='samples',
+                           unit='k', leave=False):
       stop = min(start + 1000, num_samples)
       z = self.sample_latents(jax.random.fold_in(key, start), stop - start)
-      images.append(jax.device_get(self._generate(
-          state, z, None if labels is None else labels[start:stop])))
-    return reference.image_metrics(np.concatenate(images), labels)
+      images.append(jax.device_get(self._generate_with(
+          g, z, None if labels is None else labels[start:stop])))
+    return np.concatenate(images), labels
+
+  def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
+    """Reference-classifier metrics of num_samples evaluation images (with classes, and the
+    classifier's agreement with the asked-for label)."""
+    images, labels = self.evaluation_images(state, num_samples or self.config.eval_num_samples)
+    return reference.image_metrics(images, labels)

@@ -70,6 +70,7 @@ def define_flags():
   flags.DEFINE_float('spread', 1.0, 'like: scale of the posterior noise around the liked.')
   flags.DEFINE_integer('nearest', 7, 'like: nearest training items per liked item.')
   flags.DEFINE_integer('seed', 0, 'Random seed of latents.')
+  flags.DEFINE_integer('scale', writers.GRID_SCALE, 'Pixels per image pixel in the PNG grid.')
   flags.DEFINE_multi_string('sentences', [], 'Text runs: a sentence or a test-set '
                             'index (repeat the flag for several).')
   flags.DEFINE_enum('decode', 'greedy', text.DECODE_STRATEGIES, 'Text runs: decoding.')
@@ -339,9 +340,10 @@ def generate_text(model, state, mode: str, rng, num: int, sentences, steps: int,
 
 def run(workdir: str, mode: str, out: str | None, step=None, num=None, images=(), like_items=(),
         steps: int = 10, spread: float = 1.0, nearest: int = 7, seed: int = 0, sentences=(),
-        decoding: dict | None = None) -> dict:
-  """Writes the grid of `mode` to `out` (text runs: the sentences, if `out` is given); returns
-  what it wrote (and the mode's measurements)."""
+        decoding: dict | None = None, scale: int = writers.GRID_SCALE) -> dict:
+  """Writes the grid of `mode` to `out` (text runs: the sentences, if `out` is given), each
+  image pixel as `scale` x `scale` pixels; returns what it wrote (and the mode's
+  measurements)."""
   if mode not in MODES:
     raise GenerateError(f'unknown mode {mode!r}; choose one of {", ".join(MODES)}.')
   model, state, step = train.load_trained(workdir, step)
@@ -385,7 +387,7 @@ def run(workdir: str, mode: str, out: str | None, step=None, num=None, images=()
       raise GenerateError('--mode=like needs --like=ITEM,... (test-set indices or image files).')
     grid, columns, info = like(model, state, rng, load_images(like_items, image_shape, dataset),
                                num, spread, nearest, dataset)
-  writers.save_image_grid(out, grid, columns)
+  writers.save_image_grid(out, grid, columns, scale)
   return {'mode': mode, 'out': out, 'images': len(grid), 'columns': columns, 'step': step,
           'experiment': model.config.model, **info}
 
@@ -401,7 +403,7 @@ def main(argv):
   try:
     result = run(FLAGS.workdir, FLAGS.mode, FLAGS.out, FLAGS.step, FLAGS.num, FLAGS.images,
                  FLAGS.like, FLAGS.steps, FLAGS.spread, FLAGS.nearest, FLAGS.seed,
-                 FLAGS.sentences, decoding)
+                 FLAGS.sentences, decoding, FLAGS.scale)
   except (GenerateError, checkpoints.CheckpointError, input_pipeline.DataError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

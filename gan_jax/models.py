@@ -230,11 +230,15 @@ class DCGANGenerator(nn.Module):
   channels: int = 1
   output_activation: str = 'tanh'
   num_classes: int = 0
+  # Weight of the old running averages per training step; 0 makes one train-mode call store
+  # exactly that batch's statistics (how GAN computes standing statistics).
+  batch_norm_momentum: float = 0.9
   dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
-    norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
+    norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=self.batch_norm_momentum,
+                                dtype=self.dtype)
     f = self.base_features
     x = nn.Dense(7 * 7 * 4 * f, use_bias=False, dtype=self.dtype)(
         _with_labels(z, labels, self.num_classes))
@@ -256,13 +260,19 @@ class DCGANDiscriminator(nn.Module):
   num_classes: int = 0
   spectral_norm: bool = False
   minibatch_stddev: bool = False
+  # The phase-form input gradient speeds up D's first-order gradients; differentiating through
+  # it again (R1, gradient penalty) is far slower than through XLA's own convolution, so the
+  # penalties use a clone with this off (same parameters, same function).
+  phase_form_input_gradient: bool = True
   dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True):
+    conv_fn = (conv_general_dilated if self.phase_form_input_gradient
+               else jax.lax.conv_general_dilated)
     for features in (self.base_features, 2 * self.base_features):
       conv = nn.Conv(features, (5, 5), strides=(2, 2), padding='SAME', dtype=self.dtype,
-                     conv_general_dilated=conv_general_dilated)
+                     conv_general_dilated=conv_fn)
       x = nn.leaky_relu(_maybe_spectral(conv, self.spectral_norm)(x, train), 0.2)
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     if self.minibatch_stddev:

@@ -13,10 +13,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import tqdm
 
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
+from gan_jax import schedules
 from gan_jax.input_pipeline import Vocabulary
 from gan_jax.state import Network, TrainState
 
@@ -71,11 +73,8 @@ class TextVAE:
     self.latent_dim = config.text_model.latent_dim
     opt = config.optimizer
     # Runs written before the schedule switch existed restore with a constant rate.
-    schedule = opt.get('schedule', 'constant')
-    if schedule not in ('constant', 'cosine'):
-      raise ValueError(f'optimizer.schedule={schedule!r}: use constant or cosine')
-    learning_rate = (optax.cosine_decay_schedule(opt.learning_rate, config.num_train_steps)
-                     if schedule == 'cosine' else opt.learning_rate)
+    learning_rate = schedules.learning_rate(opt.get('schedule', 'constant'), opt.learning_rate,
+                                            config.num_train_steps)
     self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(learning_rate))
 
   def init(self, rng) -> TrainState:
@@ -232,7 +231,8 @@ class TextVAE:
     if k % chunk:
       raise ValueError(f'eval_importance_samples {k} must be a multiple of eval_chunk {chunk}')
     out = {'nll': [], 'elbo': [], 'kl': [], 'reconstruction': [], 'mean': [], 'logvar': []}
-    for start in range(0, len(order), config.eval_batch_size):
+    for start in tqdm.tqdm(range(0, len(order), config.eval_batch_size), mininterval=5,
+                           desc='test NLL', unit='batch', leave=False):
       index = order[start:start + config.eval_batch_size]
       width = int(lengths[index].max())
       key = jax.random.fold_in(jax.random.PRNGKey(config.seed + 4), start)

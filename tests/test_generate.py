@@ -12,6 +12,7 @@ from gan_jax import generate
 from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import train
+from gan_jax import writers
 from conftest import REPO, requires_mnist, tiny_config
 
 TILE = 28 + 2  # a grid cell: the image and its padding
@@ -73,7 +74,8 @@ def test_sample_like_stays_near_the_liked():
 
 def _grid_shape(result):
   rows = -(-result['images'] // result['columns'])
-  return (rows * TILE + 2, result['columns'] * TILE + 2)
+  scale = writers.GRID_SCALE
+  return ((rows * TILE + 2) * scale, (result['columns'] * TILE + 2) * scale)
 
 
 @pytest.fixture(scope='module')
@@ -150,9 +152,10 @@ def test_bad_requests_get_clear_errors(runs, tmp_path, run_name, mode, kwargs, m
 def test_cli_prints_json_last_and_fails_cleanly(runs, tmp_path):
   out = tmp_path / 'samples.png'
   ok = subprocess.run([sys.executable, '-m', 'gan_jax.generate', f'--workdir={runs["vae_mnist"]}',
-                       '--mode=samples', '--num=16', f'--out={out}'],
+                       '--mode=samples', '--num=16', f'--out={out}', '--scale=2'],
                       cwd=REPO, capture_output=True, text=True, check=True)
-  assert json.loads(ok.stdout.strip().splitlines()[-1])['images'] == 16 and out.is_file()
+  assert json.loads(ok.stdout.strip().splitlines()[-1])['images'] == 16
+  assert np.asarray(Image.open(out)).shape == ((2 * TILE + 2) * 2, (8 * TILE + 2) * 2)
   bad = subprocess.run([sys.executable, '-m', 'gan_jax.generate', f'--workdir={runs["dcgan_mnist"]}',
                         '--mode=like', '--like=1', f'--out={out}'],
                        cwd=REPO, capture_output=True, text=True)

@@ -182,7 +182,7 @@ def test_learning_rate_schedules_and_runs_from_before_the_switches():
   np.testing.assert_allclose(updates['w'], -config.optimizer.learning_rate, rtol=1e-4)
   with config.unlocked():
     config.optimizer.schedule = 'linear'
-  with pytest.raises(ValueError, match='use constant or cosine'):
+  with pytest.raises(ValueError, match='use one of constant, cosine, burda'):
     train.build_model(config)
 
 

@@ -12,6 +12,7 @@ import pytest
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gan_jax import checkpoints
+from gan_jax import gan
 from gan_jax import train
 from conftest import REPO, requires_mnist, tiny_config
 
@@ -78,6 +79,9 @@ def test_outputs_written(straight_run):
   lines = [json.loads(l) for l in (workdir / 'metrics.jsonl').read_text().splitlines()]
   assert [l['step'] for l in lines] == [2, 4]
   assert {'d_loss', 'g_loss', 'd_real', 'd_fake', 'steps_per_sec', 'images_per_sec'} <= set(lines[0])
+  # Wall-clock times, in order, within this session (which started before its first row).
+  assert lines[0]['start_time'] == lines[1]['start_time'] < lines[0]['wall_time']
+  assert lines[0]['wall_time'] <= lines[1]['wall_time'] <= time.time()
   from tensorboard.backend.event_processing import event_accumulator
   events = event_accumulator.EventAccumulator(str(workdir))
   events.Reload()
@@ -200,7 +204,7 @@ def test_generator_update_equals_differentiating_a_second_forward_pass():
   rng = jax.random.PRNGKey(1)
   new_state, _ = jax.jit(model.train_step)(state, batch, rng)
   g, new_d = state.networks['generator'], new_state.networks['discriminator']
-  z = model.sample_latents(jax.random.split(rng, 7)[0], 16)
+  z = model.sample_latents(jax.random.split(rng, gan.NUM_STEP_KEYS)[0], 16)
 
   def g_loss(params):
     fake = model.generator.apply(g.variables(params), z, train=True, mutable=['batch_stats'])[0]

@@ -1,0 +1,226 @@
+"""The GAN family's sampling statistics and the switches of the dcgan_mnist recipe, each through
+GAN.train_step on a tiny model."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import augment
+from gan_jax import gan
+from gan_jax import losses
+from gan_jax import schedules
+from gan_jax import train
+from conftest import tiny_config
+from test_train import assert_trees_close, synthetic_batch
+
+
+def trained(config, steps=3, seed=1):
+  """(model, state) after `steps` jitted train steps on a fixed synthetic batch."""
+  model = train.build_model(config)
+  state = model.init(jax.random.PRNGKey(0))
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  step = jax.jit(model.train_step)
+  for i in range(steps):
+    state, _ = step(state, batch, jax.random.PRNGKey(seed + i))
+  return model, state
+
+
+def tiny_dcgan(**overrides):
+  return tiny_config('dcgan_mnist', **{'discriminator.dropout_rate': 0.0, **overrides})
+
+
+@pytest.fixture(scope='module')
+def ema_run():
+  # A fast EMA (0.5) drifts far from the raw weights' statistics within three steps.
+  return trained(tiny_dcgan(ema_decay=0.5))
+
+
+def test_standing_statistics_are_those_of_the_ema_weights(ema_run):
+  model, state = ema_run
+  g = model.sampling_generator(state)
+  ema = state.networks['generator_ema']
+  # First BatchNorm by hand: batch moments of Dense_0(z) with the EMA kernel (no bias).
+  z = model.sample_latents(jax.random.PRNGKey(model.config.seed + 3), gan.STANDING_STATS_SAMPLES)
+  h = np.asarray(z, np.float64) @ np.asarray(ema.params['Dense_0']['kernel'], np.float64)
+  stats = g.batch_stats['BatchNorm_0']
+  np.testing.assert_allclose(stats['mean'], h.mean(0), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(stats['var'], h.var(0), rtol=1e-3, atol=1e-5)
+  # What the EMA network carries from training (the raw generator's averages) is far off.
+  raw = ema.batch_stats['BatchNorm_0']
+  assert np.abs(raw['var'] - h.var(0)).max() > 0.1 * h.var(0).max()
+  # Every layer: sampling the calibration latents in eval mode equals normalising them by their
+  # own batch statistics (train mode) with the EMA weights.
+  expected = model.generator.apply(ema.variables(), z, train=True, mutable=['batch_stats'])[0]
+  np.testing.assert_allclose(model.generate(state, z), gan.to_unit_range(expected, 'tanh'),
+                             atol=2e-5)
+
+
+def test_sampling_uses_the_ema_weights_not_the_raw_generator(ema_run):
+  model, state = ema_run
+  z = model.sample_latents(jax.random.PRNGKey(5), 16)
+  before = model.generate(state, z)
+  raw = state.networks['generator']
+  broken = state.replace(networks={**state.networks, 'generator': raw.replace(
+      params=jax.tree.map(jnp.zeros_like, raw.params),
+      batch_stats=jax.tree.map(lambda x: x + 100.0, raw.batch_stats))})
+  np.testing.assert_array_equal(model.generate(broken, z), before)
+  np.testing.assert_array_equal(model.evaluation_images(broken, 16)[0],
+                                model.evaluation_images(state, 16)[0])
+  # The same model without EMA samples from the raw generator: the broken one changes it.
+  no_ema = gan.GAN(tiny_dcgan(ema_decay=0.0))
+  assert not np.allclose(no_ema.generate(broken, z), no_ema.generate(state, z))
+
+
+@pytest.mark.parametrize('mode, depends_on_batch', [('standing', False), ('running', False),
+                                                    ('batch', True)])
+def test_sampling_batch_norm_modes(ema_run, mode, depends_on_batch):
+  _, state = ema_run
+  model = gan.GAN(tiny_dcgan(ema_decay=0.5, sampling_batch_norm=mode))
+  z = model.sample_latents(jax.random.PRNGKey(6), 8)
+  other = z.at[1:].set(model.sample_latents(jax.random.PRNGKey(7), 7))
+  first, first_with_others = model.generate(state, z)[0], model.generate(state, other)[0]
+  assert np.allclose(first, first_with_others, atol=1e-6) != depends_on_batch
+  if mode == 'running':  # the stored averages, as sampling was before standing statistics
+    ema = state.networks['generator_ema']
+    expected = model.generator.apply(ema.variables(), z, train=False)
+    np.testing.assert_allclose(model.generate(state, z), gan.to_unit_range(expected, 'tanh'),
+                               atol=1e-6)
+
+
+def test_unknown_sampling_batch_norm_is_a_clear_error():
+  with pytest.raises(ValueError, match='use one of running, standing, batch'):
+    gan.GAN(tiny_dcgan(sampling_batch_norm='eval'))
+
+
+def tiny_mlp_gan(**overrides):
+  """The switches below are the family's, not the network's: the MLP GAN compiles fastest."""
+  return tiny_config('gan_mnist', **{'generator.hidden_sizes': (8,),
+                                     'discriminator.hidden_sizes': (8,), **overrides})
+
+
+def _one_step(config, state, seed):
+  model = train.build_model(config)
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  return jax.jit(model.train_step)(state, batch, jax.random.PRNGKey(seed))
+
+
+def _init(config):
+  return train.build_model(config).init(jax.random.PRNGKey(0))
+
+
+def test_lazy_r1_acts_every_nth_step_weighted_n_times():
+  lazy = tiny_mlp_gan(r1_weight=10.0, r1_every=2)
+  off = tiny_mlp_gan()
+  every = tiny_mlp_gan(r1_weight=20.0)  # the lazy step's effective weight, every step
+  state = _init(off)
+  # Step 0 (0 % 2 == 0): the penalty, at 2 x 10, changes D's update.
+  lazy_state, lazy_metrics = _one_step(lazy, state, 1)
+  off_state, _ = _one_step(off, state, 1)
+  every_state, every_metrics = _one_step(every, state, 1)
+  assert float(lazy_metrics['r1']) > 0
+  np.testing.assert_allclose(lazy_metrics['r1'], every_metrics['r1'], rtol=1e-5)
+  # D's gradients, as Adam's first moments (Adam's first update is about sign(gradient)).
+  d = lambda s: s.networks['discriminator'].opt_state[0].mu
+  assert_trees_close(d(lazy_state), d(every_state), rtol=1e-4, atol=1e-7)
+  assert not all(np.allclose(a, b) for a, b in zip(jax.tree.leaves(d(lazy_state)),
+                                                    jax.tree.leaves(d(off_state))))
+  # Step 1: no penalty, the same update as without R1.
+  lazy_state2, lazy_metrics2 = _one_step(lazy, lazy_state, 2)
+  off_state2, _ = _one_step(off, lazy_state, 2)
+  assert float(lazy_metrics2['r1']) == 0.0
+  assert_trees_close(d(lazy_state2), d(off_state2), rtol=1e-6, atol=1e-9)
+
+
+def test_bad_r1_every_is_a_clear_error():
+  with pytest.raises(ValueError, match='r1_every=0'):
+    gan.GAN(tiny_mlp_gan(r1_weight=1.0, r1_every=0))
+
+
+def test_gradient_clipping_bounds_what_adam_sees():
+  clip = 1e-3
+  config = tiny_mlp_gan(**{'optimizer.grad_clip_norm': clip, 'optimizer.b1': 0.5})
+  state, _ = _one_step(config, _init(config), 1)
+  plain = tiny_mlp_gan(**{'optimizer.b1': 0.5})
+  unclipped, _ = _one_step(plain, _init(plain), 1)
+  for name in ('generator', 'discriminator'):
+    # After one step Adam's first moment is (1 - b1) x the gradient it was given.
+    mu = state.networks[name].opt_state[1][0].mu
+    norm = float(jnp.sqrt(sum(jnp.sum(x ** 2) for x in jax.tree.leaves(mu))))
+    np.testing.assert_allclose(norm, 0.5 * clip, rtol=1e-4)
+    raw_mu = unclipped.networks[name].opt_state[0].mu
+    assert float(jnp.sqrt(sum(jnp.sum(x ** 2) for x in jax.tree.leaves(raw_mu)))) > 10 * clip
+
+
+def test_cosine_schedule_reaches_zero_at_the_last_step():
+  config = tiny_mlp_gan(num_train_steps=1, **{'optimizer.schedule': 'cosine'})
+  state, _ = _one_step(config, _init(config), 1)
+  after, _ = _one_step(config, state, 2)  # step 1 = num_train_steps: learning rate 0
+  for name in ('generator', 'discriminator'):
+    assert_trees_close(after.networks[name].params, state.networks[name].params, rtol=0, atol=0)
+  constant, _ = _one_step(tiny_mlp_gan(num_train_steps=1), state, 2)
+  assert not np.allclose(jax.tree.leaves(constant.networks['generator'].params)[0],
+                         jax.tree.leaves(state.networks['generator'].params)[0])
+
+
+def test_burda_schedule_stages():
+  # 3,280 "epochs" of one step each: Burda et al.'s stage ends, 3^0 + ... + 3^i epochs.
+  assert schedules.burda_boundaries(3280) == [1, 4, 13, 40, 121, 364, 1093]
+  rate = schedules.learning_rate('burda', 1e-3, 3280)
+  for i, step in enumerate([0, 1, 4, 13, 40, 121, 364, 1093]):
+    np.testing.assert_allclose(float(rate(step)), 1e-3 * 10 ** (-i / 7), rtol=1e-5)
+  np.testing.assert_allclose(float(rate(3279)), 1e-4, rtol=1e-5)
+
+
+def test_translation_moves_a_pixel_by_at_most_an_eighth_of_the_image():
+  x = jnp.full((64, 28, 28, 1), -1.0).at[:, 14, 14, 0].set(1.0)
+  out = augment.translation(x, jax.random.PRNGKey(0), background=-1.0)
+  rows, cols = np.nonzero(np.asarray(out[..., 0]) > 0)[1:]
+  assert len(rows) == 64  # the pixel is kept in every image, nothing else appears
+  shifts = np.stack([rows - 14, cols - 14])
+  assert np.abs(shifts).max() <= 4 and len({tuple(s) for s in shifts.T}) > 10
+
+
+def test_cutout_blanks_one_square_of_half_the_image():
+  x = jnp.ones((32, 28, 28, 1))
+  out = np.asarray(augment.cutout(x, jax.random.PRNGKey(0), background=-1.0))[..., 0]
+  for image in out:
+    rows, cols = np.nonzero(image == -1.0)
+    assert set(np.unique(image)) <= {-1.0, 1.0}
+    # A full 14 x 14 square, cut at the borders.
+    assert rows.max() - rows.min() + 1 <= 14 and cols.max() - cols.min() + 1 <= 14
+    assert len(rows) == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+  assert np.mean([np.sum(image == -1.0) for image in out]) > 100
+
+
+def test_augmentation_is_differentiable_and_reaches_d():
+  x = jax.random.uniform(jax.random.PRNGKey(1), (8, 28, 28, 1), minval=-1, maxval=1)
+  policy = augment.parse_policy('translation,cutout,brightness,contrast')
+  grad = jax.grad(lambda x: jnp.sum(augment.augment(x, jax.random.PRNGKey(2), policy, -1.0, 2.0)
+                                    ** 2))(x)
+  assert np.count_nonzero(np.asarray(grad)) > 0.3 * grad.size
+  config = tiny_mlp_gan(augment='translation,cutout')
+  state = _init(config)
+  _, augmented = _one_step(config, state, 1)
+  _, plain = _one_step(tiny_mlp_gan(), state, 1)
+  assert not np.isclose(augmented['d_loss'], plain['d_loss'])
+  with pytest.raises(ValueError, match='unknown augmentation flip'):
+    augment.parse_policy('translation,flip')
+
+
+def test_r1_through_the_penalty_discriminator_equals_the_phase_form():
+  """R1 differentiates D twice through XLA's own convolutions (the phase-form input gradient is
+  slow to differentiate again); same parameters, same penalty and same parameter gradient."""
+  # 16 channels into D's second convolution: the phase form is used there.
+  model = gan.GAN(tiny_dcgan(**{'discriminator.base_features': 16}))
+  assert model.penalty_discriminator.phase_form_input_gradient is False
+  x = jax.random.uniform(jax.random.PRNGKey(0), (4, 28, 28, 1), minval=-1, maxval=1)
+  params = model.discriminator.init(jax.random.PRNGKey(1), x, train=False)['params']
+
+  def r1_of(module):
+    return lambda p: losses.r1_penalty(lambda x: module.apply({'params': p}, x, train=False), x)
+
+  value, grads = jax.value_and_grad(r1_of(model.penalty_discriminator))(params)
+  expected_value, expected_grads = jax.value_and_grad(r1_of(model.discriminator))(params)
+  np.testing.assert_allclose(value, expected_value, rtol=1e-5)
+  assert_trees_close(grads, expected_grads, rtol=1e-4, atol=1e-7)
+  assert float(value) > 0
