@@ -35,7 +35,8 @@ def test_summary_counts_equal_the_model(run):
     norm = np.sqrt(sum(np.sum(np.square(x, dtype=np.float64)) for x in jax.tree.leaves(params)))
     assert net['params']['norm'] == pytest.approx(norm, rel=1e-6)
     assert net['params']['nonfinite'] == 0
-    assert list(net['optimizer']['step_counts'].values()) == [4]
+    # Adam's count, and the learning-rate schedule's (dcgan_mnist decays its rate).
+    assert set(net['optimizer']['step_counts'].values()) == {4}
     assert set(net['optimizer']['moment_norms']) == {'mu', 'nu'}
   # One checkpoint folder, or the checkpoints folder, work as well.
   assert ckpt_inspect.summarize(str(workdir / 'checkpoints' / '2'))['step'] == 2
