@@ -32,7 +32,7 @@ def get_config():
   config.generator = ml_collections.ConfigDict(dict(
       base_features=64, output_activation='tanh'))
   config.discriminator = ml_collections.ConfigDict(dict(
-      base_features=64, dropout_rate=0.0))
+      base_features=64, dropout_rate=0.0, hidden_features=0))
 
   config.loss = 'non_saturating'
   config.optimizer = ml_collections.ConfigDict(dict(

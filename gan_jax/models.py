@@ -254,9 +254,13 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-  """Strided 5x5 convolutions with LeakyReLU(0.2) and dropout, then one logit."""
+  """Strided 5x5 convolutions with LeakyReLU(0.2) and dropout, then (with `hidden_features`) a
+  LeakyReLU Dense layer, then one logit."""
   base_features: int = 64
   dropout_rate: float = 0.3
+  # A hidden Dense layer before the logit (InfoGAN's MNIST D has 1024): without it the logit is
+  # linear in the last convolution's 7x7 features, a weak judge of a digit's global shape.
+  hidden_features: int = 0
   num_classes: int = 0
   spectral_norm: bool = False
   minibatch_stddev: bool = False
@@ -277,7 +281,11 @@ class DCGANDiscriminator(nn.Module):
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     if self.minibatch_stddev:
       x = minibatch_stddev(x)
-    return _discriminator_head(self, x.reshape((x.shape[0], -1)), labels, train)
+    x = x.reshape((x.shape[0], -1))
+    if self.hidden_features:
+      dense = nn.Dense(self.hidden_features, dtype=self.dtype)
+      x = nn.leaky_relu(_maybe_spectral(dense, self.spectral_norm)(x, train), 0.2)
+    return _discriminator_head(self, x, labels, train)
 
 
 COMPUTE_DTYPES = ('float32', 'bfloat16')

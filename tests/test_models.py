@@ -48,6 +48,30 @@ def test_dcgan_full_size_layers():
   assert np.prod(d_vars['params']['Dense_0']['kernel'].shape) == 7 * 7 * 128
 
 
+def test_discriminator_hidden_layer_is_a_leaky_relu_dense_before_the_logit():
+  d = models.DCGANDiscriminator(base_features=4, dropout_rate=0.0, hidden_features=16)
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 28, 28, 1))
+  variables = d.init(jax.random.PRNGKey(1), x, train=False)
+  params = variables['params']
+  assert params['Dense_0']['kernel'].shape == (7 * 7 * 8, 16)
+  assert params['Dense_1']['kernel'].shape == (16, 1)
+  # The logit by hand from D's own conv features: Dense -> LeakyReLU(0.2) -> Dense.
+  _, state = d.apply(variables, x, train=False, mutable=['intermediates'])
+  hidden = state['intermediates']['features'][0]
+  assert hidden.shape == (3, 16)
+  conv = x
+  for i in range(2):
+    conv = nn.leaky_relu(nn.Conv(8 if i else 4, (5, 5), strides=(2, 2), padding='SAME').apply(
+        {'params': params[f'Conv_{i}']}, conv), 0.2)
+  flat = conv.reshape((3, -1))
+  expected = nn.leaky_relu(flat @ params['Dense_0']['kernel'] + params['Dense_0']['bias'], 0.2)
+  np.testing.assert_allclose(hidden, expected, rtol=1e-4, atol=1e-5)
+  logits = d.apply(variables, x, train=False)
+  np.testing.assert_allclose(
+      logits, (expected @ params['Dense_1']['kernel'] + params['Dense_1']['bias'])[:, 0],
+      rtol=1e-4, atol=1e-5)
+
+
 def test_minibatch_stddev_is_zero_for_identical_samples():
   same = jnp.ones((8, 3, 3, 2))
   out = models.minibatch_stddev(same)
