@@ -99,6 +99,7 @@ def add_gan_switches(config):
   """The GAN stabilisers every GAN experiment exposes, all off: experiments and command lines
   turn them on (see gan_jax/gan.py for what each does)."""
   config.num_classes = 0          # > 0: class-conditional G and D
+  config.classifier_weight = 0.0  # > 0 (with classes): AC-GAN's auxiliary classifier loss
   config.r1_weight = 0.0          # gamma of the R1 penalty on real data
   config.r1_every = 1             # lazy R1: the penalty every N steps, weighted N times
   config.augment = ''             # DiffAugment policy, e.g. 'translation,cutout'

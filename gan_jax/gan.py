@@ -9,7 +9,8 @@ Every stabiliser is a config switch read here, used by the one train step:
 (constant or cosine decay to 0 over the run), `optimizer.grad_clip_norm` (each network's
 gradient clipped to this global norm), `r1_every` (lazy R1: the penalty every N steps, weighted
 N times), `augment` (DiffAugment policy for D's inputs, gan_jax/augment.py). `num_classes` > 0 makes both
-networks class-conditional. `sampling_batch_norm` chooses the statistics a BatchNorm generator
+networks class-conditional; `classifier_weight` adds AC-GAN's auxiliary classifier (D learns the
+real images' classes, G is pushed to be classified as the class it was asked for). `sampling_batch_norm` chooses the statistics a BatchNorm generator
 samples with (see SAMPLING_BATCH_NORM).
 """
 import functools
@@ -71,6 +72,9 @@ class GAN:
                          f'not to loss={config.loss}')
       self.d_loss_fn = functools.partial(losses.discriminator_bce, real_label=1.0 - smoothing)
     self.num_classes = config.get('num_classes', 0)
+    self.classifier_weight = config.get('classifier_weight', 0.0)
+    if self.classifier_weight and not self.num_classes:
+      raise ValueError('classifier_weight needs a class-conditional GAN: set num_classes too')
     self.r1_weight = config.get('r1_weight', 0.0)
     self.r1_every = config.get('r1_every', 1)
     if self.r1_every < 1:
@@ -122,11 +126,16 @@ class GAN:
     return jax.random.randint(rng, (n,), 0, self.num_classes) if self.num_classes else None
 
   def _discriminate(self, d: Network, params, x, labels, rng, train=True):
-    """Logits, D's last hidden features and D's updated batch stats (spectral-norm vectors)."""
+    """Logits, what D's head sowed ('features': its last hidden features; 'class_logits' with
+    the auxiliary classifier) and D's updated batch stats (spectral-norm vectors)."""
     logits, variables = self.discriminator.apply(
         d.variables(params), x, labels, train=train, rngs={'dropout': rng},
         mutable=['batch_stats', 'intermediates'])
-    return logits, variables['intermediates']['features'][0], variables.get('batch_stats', {})
+    sown = {name: values[0] for name, values in variables['intermediates'].items()}
+    return logits, sown, variables.get('batch_stats', {})
+
+  def _classifier_loss(self, sown, labels):
+    return losses.classifier_cross_entropy(sown['class_logits'], labels)
 
   def train_step(self, state: TrainState, batch, rng):
     """One D update on real and fake batches, then one G update against the updated D.
@@ -153,12 +162,16 @@ class GAN:
 
     def d_loss(d_params):
       # Real and fake in separate calls, so batch statistics (minibatch stddev) never mix them.
-      real_logits, _, d_stats = self._discriminate(d, d_params, seen_real, real_labels, keys[2])
+      real_logits, real_sown, d_stats = self._discriminate(d, d_params, seen_real, real_labels,
+                                                           keys[2])
       fake_logits, _, d_stats = self._discriminate(d.replace(batch_stats=d_stats), d_params,
                                                    self.augment(fake, keys[8]), fake_labels,
                                                    keys[3])
       loss = self.d_loss_fn(real_logits, fake_logits)
       terms = {}
+      if self.classifier_weight:  # D's classifier learns from real images only
+        terms['d_classifier'] = self._classifier_loss(real_sown, real_labels)
+        loss += self.classifier_weight * terms['d_classifier']
       critic = lambda labels: lambda x: self.penalty_discriminator.apply(
           {'params': d_params, 'batch_stats': d_stats}, x, labels, train=False)
       if self.r1_weight:
@@ -181,14 +194,21 @@ class GAN:
     d = d.apply_gradients(d_grads, self.d_tx, batch_stats=d_stats)
 
     def g_loss(fake):
-      logits, fake_features, _ = self._discriminate(d, d.params, self.augment(fake, keys[9]),
-                                                    fake_labels, keys[5])
+      logits, fake_sown, _ = self._discriminate(d, d.params, self.augment(fake, keys[9]),
+                                                fake_labels, keys[5])
       if self.feature_matching:
-        _, real_features, _ = self._discriminate(d, d.params, seen_real, real_labels, keys[6])
-        return losses.feature_matching(jax.lax.stop_gradient(real_features), fake_features)
-      return self.g_loss_fn(logits)
+        _, real_sown, _ = self._discriminate(d, d.params, seen_real, real_labels, keys[6])
+        loss = losses.feature_matching(jax.lax.stop_gradient(real_sown['features']),
+                                       fake_sown['features'])
+      else:
+        loss = self.g_loss_fn(logits)
+      g_terms = {}
+      if self.classifier_weight:
+        g_terms['g_classifier'] = self._classifier_loss(fake_sown, fake_labels)
+        loss += self.classifier_weight * g_terms['g_classifier']
+      return loss, g_terms
 
-    g_loss_value, fake_grads = jax.value_and_grad(g_loss)(fake)
+    (g_loss_value, g_terms), fake_grads = jax.value_and_grad(g_loss, has_aux=True)(fake)
     g_grads, = g_vjp(fake_grads)
     g = g.apply_gradients(g_grads, self.g_tx, batch_stats=g_batch_stats)
     networks = {'generator': g, 'discriminator': d}
@@ -200,7 +220,7 @@ class GAN:
 
     metrics = {'d_loss': d_loss_value, 'g_loss': g_loss_value,
                'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
-               'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)), **terms}
+               'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)), **terms, **g_terms}
     return state.replace(step=state.step + 1, networks=networks), metrics
 
   def sampling_generator(self, state: TrainState) -> Network:

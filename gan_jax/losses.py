@@ -84,6 +84,11 @@ def gradient_penalty(d_fn, real, fake, rng):
   return jnp.mean((norms - 1.0) ** 2)
 
 
+def classifier_cross_entropy(class_logits, labels):
+  """Mean softmax cross-entropy of integer labels: AC-GAN's auxiliary classifier loss."""
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
+
+
 def feature_matching(real_features, fake_features):
   """||E f(x) - E f(G(z))||^2 on D's last hidden layer: the G loss of Salimans et al. (2016)."""
   return jnp.sum((jnp.mean(real_features, 0) - jnp.mean(fake_features, 0)) ** 2)

@@ -42,14 +42,18 @@ def minibatch_stddev(x, group_size: int = 4):
 
 def _discriminator_head(module: nn.Module, features, labels, train: bool):
   """Features -> one logit; with classes, plus the projection <embed(y), features> (Miyato &
-  Koyama 2018). Sows the features into 'intermediates' for feature matching. Called inside the
-  discriminator's compact method, so its layers are the discriminator's own."""
+  Koyama 2018). Sows the features into 'intermediates' for feature matching, and with
+  `auxiliary_classifier` the class logits of a Dense layer on them (AC-GAN, Odena et al. 2017).
+  Called inside the discriminator's compact method, so its layers are the discriminator's own."""
   module.sow('intermediates', 'features', features)
   dense = nn.Dense(1, dtype=module.dtype)
   logits = _maybe_spectral(dense, module.spectral_norm)(features, train)[:, 0]
   if module.num_classes:
     embedding = nn.Embed(module.num_classes, features.shape[-1], dtype=module.dtype)(labels)
     logits = logits + jnp.sum(embedding * features, axis=-1)
+    if module.auxiliary_classifier:
+      module.sow('intermediates', 'class_logits', nn.Dense(
+          module.num_classes, dtype=module.dtype)(features).astype(jnp.float32))
   return logits.astype(jnp.float32)
 
 
@@ -75,6 +79,7 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
   hidden_sizes: Sequence[int] = (128, 128, 100)
   num_classes: int = 0
+  auxiliary_classifier: bool = False
   spectral_norm: bool = False
   minibatch_stddev: bool = False
   dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
@@ -262,6 +267,7 @@ class DCGANDiscriminator(nn.Module):
   # linear in the last convolution's 7x7 features, a weak judge of a digit's global shape.
   hidden_features: int = 0
   num_classes: int = 0
+  auxiliary_classifier: bool = False
   spectral_norm: bool = False
   minibatch_stddev: bool = False
   # The phase-form input gradient speeds up D's first-order gradients; differentiating through
@@ -305,7 +311,8 @@ def build_gan(config) -> tuple[nn.Module, nn.Module]:
   classes = config.get('num_classes', 0)
   dtype = compute_dtype(config)
   g = dict(config.generator.to_dict(), num_classes=classes, dtype=dtype)
-  d = dict(config.discriminator.to_dict(), num_classes=classes, dtype=dtype)
+  d = dict(config.discriminator.to_dict(), num_classes=classes, dtype=dtype,
+           auxiliary_classifier=config.get('classifier_weight', 0.0) > 0)
   if config.model == 'mlp_gan':
     return MLPGenerator(**g), MLPDiscriminator(**d)
   if config.model == 'dcgan':

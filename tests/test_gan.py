@@ -224,3 +224,42 @@ def test_r1_through_the_penalty_discriminator_equals_the_phase_form():
   np.testing.assert_allclose(value, expected_value, rtol=1e-5)
   assert_trees_close(grads, expected_grads, rtol=1e-4, atol=1e-7)
   assert float(value) > 0
+
+
+def _cross_entropy(class_logits, labels):
+  log_probs = jax.nn.log_softmax(np.asarray(class_logits, np.float64))
+  return -float(np.mean(log_probs[np.arange(len(labels)), labels]))
+
+
+def test_auxiliary_classifier_losses_by_hand():
+  """D's classifier term is its cross-entropy on the real images' labels before the update; G's
+  loss adds the updated D's cross-entropy on the labels G was asked for."""
+  config = tiny_dcgan(num_classes=10, classifier_weight=2.0)
+  model = train.build_model(config)
+  state = model.init(jax.random.PRNGKey(0))
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  rng = jax.random.PRNGKey(3)
+  new_state, metrics = jax.jit(model.train_step)(state, batch, rng)
+  assert state.networks['discriminator'].params['Dense_1']['kernel'].shape == (7 * 7 * 8, 10)
+
+  def class_logits(d_params, x, labels):
+    logits, sown = model.discriminator.apply(
+        {'params': d_params}, x, labels, train=False, mutable=['intermediates'])
+    return logits, sown['intermediates']['class_logits'][0]
+
+  real = gan.to_model_range(batch['image'], 'tanh')
+  _, real_classes = class_logits(state.networks['discriminator'].params, real, batch['label'])
+  np.testing.assert_allclose(metrics['d_classifier'],
+                             _cross_entropy(real_classes, batch['label']), rtol=1e-5)
+  # The fake batch of the step: the same keys as train_step's, G before its update.
+  keys = jax.random.split(rng, gan.NUM_STEP_KEYS)
+  z, labels = model.sample_latents(keys[0], 16), model.sample_labels(keys[1], 16)
+  g = state.networks['generator']
+  fake = model.generator.apply(g.variables(), z, labels, train=True, mutable=['batch_stats'])[0]
+  logits, fake_classes = class_logits(new_state.networks['discriminator'].params, fake, labels)
+  g_classifier = _cross_entropy(fake_classes, np.asarray(labels))
+  np.testing.assert_allclose(metrics['g_classifier'], g_classifier, rtol=1e-4)
+  np.testing.assert_allclose(metrics['g_loss'], losses.generator_non_saturating(logits)
+                             + 2.0 * g_classifier, rtol=1e-4)
+  with pytest.raises(ValueError, match='set num_classes'):
+    gan.GAN(tiny_dcgan(classifier_weight=1.0))
