@@ -2,7 +2,7 @@
 
 Its weights ship with the package (`assets/mnist_classifier.msgpack`) and are checked against
 REFERENCE_SHA256 on load, so a metric means the same thing in every run and on every machine.
-They come from `./run.sh train mnist_classifier` (recipe and accuracy in the README), exported by
+They come from `./run.sh train mnist_classifier` (recipe and accuracy in docs/results.md), exported by
 `python -m gan_jax.reference --workdir=runs/mnist_classifier`.
 """
 import functools
