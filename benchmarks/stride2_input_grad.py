@@ -1,6 +1,6 @@
 """Before/after, in one run: the input gradient of dcgan_mnist's two discriminator convolutions
 (5x5, stride 2, batch 256) as XLA computes it (a convolution over the zero-dilated output
-gradient) and in gan_jax's phase form (models.conv_general_dilated), alternating.
+gradient) and in gan_jax's phase form (gan_jax.models.layers.conv_general_dilated), alternating.
 
   python benchmarks/stride2_input_grad.py
 """
@@ -11,14 +11,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import models
+from gan_jax.models import layers
 
 
 def phase_form(lhs, rhs, window_strides, padding, **unused):
   """The phase form always (gan_jax uses it only from 16 input channels, see below)."""
   del unused
   pads = jax.lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], window_strides, padding)
-  return models._stride2_conv(lhs, rhs, tuple(tuple(p) for p in pads))  # pylint: disable=protected-access
+  return layers._stride2_conv(lhs, rhs, tuple(tuple(p) for p in pads))  # pylint: disable=protected-access
 
 
 def input_grad_fn(conv):

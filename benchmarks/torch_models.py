@@ -3,7 +3,7 @@
 Same layers, widths, initialisation scales (Flax's lecun_normal: a normal truncated at 2 std with
 variance 1 / fan_in; zero biases), BatchNorm settings (momentum 0.1 in PyTorch's convention =
 0.9 in Flax's, eps 1e-5), losses and optimisers (one Adam per network) as the experiment configs.
-The step does what `gan_jax.gan.GAN.train_step` / `gan_jax.vae.VAE.train_step` do: one D update
+The step does what `gan_jax.families.gan.GAN.train_step` / `gan_jax.families.vae.VAE.train_step` do: one D update
 on a real and a generated batch, then one G update through the updated D (D's weights frozen
 there, as JAX differentiates G's parameters only); the VAE step binarises, takes one
 reparameterised sample and the analytic KL.

@@ -17,6 +17,7 @@ import numpy as np
 from ml_collections import config_flags
 
 from gan_jax import configs
+from gan_jax import input_pipeline
 from gan_jax import train
 
 
@@ -59,10 +60,7 @@ class StepRunner:
 def compiled_flops(compiled) -> float | None:
   """Floating-point operations of one call, from XLA's cost analysis of the compiled program
   (None where the backend does not report them)."""
-  analysis = compiled.cost_analysis()
-  if isinstance(analysis, (list, tuple)):  # older JAX: one dict per program
-    analysis = analysis[0] if analysis else None
-  flops = (analysis or {}).get('flops')
+  flops = (compiled.cost_analysis() or {}).get('flops')
   return float(flops) if flops and flops > 0 else None
 
 
@@ -110,7 +108,8 @@ def benchmark(config, warmup_steps: int, min_steps: int, min_seconds: float,
       'experiment': config.model, 'devices': _devices(),
       'global_batch': config.batch_size, 'compile_seconds': round(runner.compile_seconds, 3),
       'timed_steps': len(times), 'median_step_ms': round(1e3 * median, 3),
-      'steps_per_sec': round(1 / median, 3), 'images_per_sec': round(config.batch_size / median, 1),
+      'steps_per_sec': round(1 / median, 3),
+      'examples_per_sec': round(config.batch_size / median, 1),
       'step_ms_p10_p90': [round(1e3 * float(np.percentile(times, q)), 3) for q in (10, 90)],
   }
   if runner.flops_per_step:
@@ -149,10 +148,10 @@ def _benchmark_data_order(config, num_batches: int) -> dict:
       'shapes': sorted({tuple(b[next(iter(b))].shape) for b in local}),
       'median_step_ms': round(1e3 * float(np.median(times)), 3),
       'steps_per_sec': round(num_batches / total, 3),
-      'images_per_sec': round(num_batches * config.batch_size / total, 1)}
-  if 'length' in local[0]:
-    useful = sum(int(b['length'].sum()) for b in local)
-    padded = sum(b['tokens'].size for b in local)
+      'examples_per_sec': round(num_batches * config.batch_size / total, 1)}
+  counts = [input_pipeline.token_counts(b) for b in local]
+  if all(counts):
+    useful, padded = (sum(c[i] for c in counts) for i in (0, 1))
     result.update(tokens_per_sec=round(useful / total, 1),
                   padding_share=round(1 - useful / padded, 4))
   return result
@@ -166,7 +165,7 @@ def main(argv):
                      FLAGS.data_batches)
   print(f"{result['experiment']} on {result['devices']}: median step "
         f"{result['median_step_ms']:.1f} ms = {result['steps_per_sec']:.2f} steps/s, "
-        f"{result['images_per_sec']:.0f} examples/s")
+        f"{result['examples_per_sec']:.0f} examples/s")
   if 'achieved_gflops_per_sec' in result:
     print(f"{result['flops_per_step'] / 1e9:.2f} GFLOP per step -> {result['achieved_gflops_per_sec']:.1f}"
           f" GFLOP/s = {100 * result['fraction_of_matmul_rate']:.1f}% of this device's "

@@ -97,7 +97,7 @@ def flags_parser(argv: Sequence[str]) -> list[str]:
 
 def add_gan_switches(config):
   """The GAN stabilisers every GAN experiment exposes, all off: experiments and command lines
-  turn them on (see gan_jax/gan.py for what each does)."""
+  turn them on (see gan_jax/families/gan.py for what each does)."""
   config.num_classes = 0          # > 0: class-conditional G and D
   config.classifier_weight = 0.0  # > 0 (with classes): AC-GAN's auxiliary classifier loss
   config.r1_weight = 0.0          # gamma of the R1 penalty on real data
@@ -107,7 +107,7 @@ def add_gan_switches(config):
   config.label_smoothing = 0.0    # one-sided: real targets 1 - label_smoothing (BCE losses)
   config.feature_matching = False  # G matches D's mean last-layer features instead
   config.ema_decay = 0.0          # > 0: sample and evaluate with an EMA of G's weights
-  config.sampling_batch_norm = 'standing'  # or 'running', 'batch' (gan_jax/gan.py)
+  config.sampling_batch_norm = 'standing'  # or 'running', 'batch' (gan_jax/families/gan.py)
   config.optimizer.schedule = 'constant'  # or 'cosine': both learning rates decay to 0
   config.optimizer.grad_clip_norm = 0.0   # > 0: clip each network's gradient to this norm
   config.discriminator.spectral_norm = False

@@ -12,7 +12,7 @@ from absl import app
 from absl import flags
 
 from gan_jax import checkpoints
-from gan_jax import gan
+from gan_jax import families
 from gan_jax import reference
 from gan_jax import train
 
@@ -29,21 +29,27 @@ def define_flags():
   flags.DEFINE_integer('importance_samples', 5000,
                        'VAEs: importance samples k of the test NLL estimate.')
   flags.DEFINE_bool('real_floor', False, 'Evaluate num_samples real training images.')
-  flags.DEFINE_enum('sampling_batch_norm', None, gan.SAMPLING_BATCH_NORM,
-                    'GANs: the BatchNorm statistics to sample with (default: the run\'s).')
+  flags.DEFINE_string('sampling_batch_norm', None,
+                      'GANs: the BatchNorm statistics to sample with, standing, running or batch '
+                      '(default: the run\'s).')
 
 
 def evaluate_checkpoint(workdir: str, num_samples: int, step: int | None = None,
-                        importance_samples: int = 5000,
-                        sampling_batch_norm: str | None = None) -> dict:
+                        **options) -> dict:
+  """The family's metrics of a checkpoint. `options` are evaluation flags by name; each family
+  reads those in its EVALUATION_OPTIONS (into the config it evaluates with), and None keeps the
+  run's own setting."""
+
   def configure(config):
-    if 'eval_importance_samples' in config:  # VAEs
-      config.eval_importance_samples = importance_samples
-      config.eval_chunk = min(config.eval_chunk, importance_samples)
-    if sampling_batch_norm:
-      config.sampling_batch_norm = sampling_batch_norm
+    # Declared by every family that Evaluates (checked below, once it is built).
+    evaluation_options = getattr(families.family_class(config.model), 'EVALUATION_OPTIONS', {})
+    for flag, field in evaluation_options.items():
+      if options.get(flag) is not None:
+        config[field] = options[flag]
 
   model, state, step = train.load_trained(workdir, step, configure)
+  if not isinstance(model, families.Evaluates):
+    raise ValueError(f'{workdir} holds a {model.config.model} run, which has no metrics.')
   return {**model.evaluate(state, num_samples), 'num_samples': num_samples, 'step': step,
           'experiment': model.config.model}
 
@@ -58,10 +64,11 @@ def main(argv):
                 'real_floor': True}
     elif FLAGS.workdir:
       result = evaluate_checkpoint(FLAGS.workdir, FLAGS.num_samples, FLAGS.step,
-                                   FLAGS.importance_samples, FLAGS.sampling_batch_norm)
+                                   importance_samples=FLAGS.importance_samples,
+                                   sampling_batch_norm=FLAGS.sampling_batch_norm)
     else:
       raise app.UsageError('pass --workdir=DIR (or --real_floor)')
-  except checkpoints.CheckpointError as e:
+  except (checkpoints.CheckpointError, ValueError) as e:  # ValueError: a bad option's value
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
   print(json.dumps(result))

@@ -186,6 +186,13 @@ def vocabulary(dataset: str) -> Vocabulary:
                     for t in load_examples(dataset, 'train')['text'])
 
 
+def token_counts(batch: dict) -> tuple[int, int] | None:
+  """(tokens, token slots incl. padding) of a batch of sentences; None for other batches."""
+  if 'length' not in batch:
+    return None
+  return int(batch['length'].sum()), int(batch['tokens'].size)
+
+
 def encode_sentences(vocab: Vocabulary, sentences, max_length: int | None = None):
   """{'tokens': [N, L] int32 padded with <pad>, 'length': [N] tokens incl. <eos>}; sentences
   longer than max_length (if given) are cut to it."""

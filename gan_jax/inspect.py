@@ -8,7 +8,6 @@ moment norms). `--json` prints one JSON object instead; `--diff OTHER` compares 
 another leaf by leaf. Everything is read with orbax and JSON alone: arrays come back as numpy.
 """
 import json
-import os
 import pathlib
 import sys
 

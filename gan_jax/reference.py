@@ -16,20 +16,34 @@ import jax
 import numpy as np
 
 from gan_jax import checkpoints
-from gan_jax import classifier
+from gan_jax import families
 from gan_jax import input_pipeline
 from gan_jax import metrics
 from gan_jax import models
+from gan_jax import tools
 
 ASSET = pathlib.Path(__file__).resolve().parent / 'assets' / 'mnist_classifier.msgpack'
 REFERENCE_SHA256 = 'a420b3ae932953261b292e558526d698d538200cd0df3a3b7f62a480af8ff697'
 ARCHITECTURE = dict(block_features=(32, 64), hidden_size=128, dropout_rate=0.5)
 NUM_REAL = 10_000  # the whole MNIST test set
+NUM_CLASSES = 10
 
 
 def _sha256(path) -> str:
   with open(path, 'rb') as f:
     return hashlib.file_digest(f, 'sha256').hexdigest()
+
+
+def make_apply_fn(module):
+  """jit(params, images -> (logits, features)) in eval mode; made once per module, so repeated
+  evaluations reuse its compilation."""
+  return jax.jit(lambda params, images: module.apply({'params': params}, images, train=False))
+
+
+def classify(apply_fn, params, images):
+  """(logits, features) of [0, 1] images, a chunk at a time so any number of images fits."""
+  outputs = [jax.device_get(apply_fn(params, chunk)) for chunk in tools.in_chunks(images)]
+  return tuple(np.concatenate(parts) for parts in zip(*outputs))
 
 
 @functools.cache
@@ -42,12 +56,12 @@ def load():
     raise ValueError(f'{ASSET} has sha256 {digest}, expected {REFERENCE_SHA256}: these are not '
                      'the reference weights every metric is defined with; reinstall the package.')
   params = flax.serialization.msgpack_restore(ASSET.read_bytes())
-  return classifier.make_apply_fn(models.MNISTClassifier(**ARCHITECTURE)), params
+  return make_apply_fn(models.MNISTClassifier(**ARCHITECTURE)), params
 
 
 def logits_and_features(images01: np.ndarray):
   apply_fn, params = load()
-  return classifier.classify(apply_fn, params, np.asarray(images01, np.float32))
+  return classify(apply_fn, params, np.asarray(images01, np.float32))
 
 
 @functools.cache
@@ -84,7 +98,7 @@ def main(argv):
   """Exports a finished mnist_classifier run's weights as the package's reference weights."""
   del argv
   manager = checkpoints.make_manager(flags.FLAGS.workdir, read_only=True)
-  model = classifier.Classifier(checkpoints.restore_config(manager))
+  model = families.build(checkpoints.restore_config(manager))
   device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
   template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
   state, _, _ = checkpoints.restore(manager, checkpoints.abstract_like(template, device))

@@ -16,29 +16,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from gan_jax import checkpoints
-from gan_jax import classifier
-from gan_jax import gan
+from gan_jax import families
 from gan_jax import input_pipeline
-from gan_jax import seqgan
-from gan_jax import text
-from gan_jax import vae
 from gan_jax import writers
-
-# config.model -> the family that trains it. A family has init(rng) -> TrainState and a pure
-# train_step(state, batch, rng) -> (state, metrics); optionally train_data() -> arrays (when it
-# makes its own, e.g. SeqGAN's oracle), sample_grid(state) -> images in
-# [0, 1] or sample_text(state) -> sentences, and evaluate(state) -> scalars. A family trained in
-# phases (SeqGAN) has phase_of(step) -> int, and its train_step takes the phase (static).
-MODEL_FAMILIES = {'dcgan': gan.GAN, 'mlp_gan': gan.GAN, 'classifier': classifier.Classifier,
-                  'vae': vae.VAE, 'conv_vae': vae.VAE,
-                  'text_vae': text.TextVAE, 'text_lm': text.TextVAE, 'seqgan': seqgan.SeqGAN}
-
-
-def build_model(config):
-  """The model family that `config.model` belongs to."""
-  if config.model not in MODEL_FAMILIES:
-    raise ValueError(f'unknown model {config.model!r}; known: {", ".join(MODEL_FAMILIES)}')
-  return MODEL_FAMILIES[config.model](config)
 
 
 def load_trained(workdir: str, step: int | None = None, configure=None):
@@ -50,7 +30,7 @@ def load_trained(workdir: str, step: int | None = None, configure=None):
   if configure:
     configure(config)
   step = manager.latest_step() if step is None else step
-  model = build_model(config)
+  model = families.build(config)
   template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
   state, _, _ = checkpoints.restore(
       manager, checkpoints.abstract_like(template, NamedSharding(make_mesh(), P())), step)
@@ -58,7 +38,7 @@ def load_trained(workdir: str, step: int | None = None, configure=None):
 
 
 def training_data(model, config) -> dict:
-  return (model.train_data() if hasattr(model, 'train_data')
+  return (model.train_data() if isinstance(model, families.MakesTrainingData)
           else input_pipeline.load_split(config.dataset, 'train'))
 
 
@@ -69,7 +49,7 @@ def make_mesh(devices=None) -> Mesh:
 
 def phase_at(model, step: int) -> int | None:
   """The training phase of a phased family at host step `step`; None for the others."""
-  return model.phase_of(step) if hasattr(model, 'phase_of') else None
+  return model.phase_of(step) if isinstance(model, families.TrainsInPhases) else None
 
 
 def make_train_step(model, mesh: Mesh, step: int = 0):
@@ -91,7 +71,7 @@ def setup(config, devices=None):
   """(mesh, model, initial state, batch iterator) of `config`, as training starts them."""
   mesh = make_mesh(devices)
   check_batch_size(config, mesh)
-  model = build_model(config)
+  model = families.build(config)
   batches = input_pipeline.BatchIterator(training_data(model, config), config.batch_size,
                                          config.seed, jax.process_index(), jax.process_count(),
                                          config.get('bucket_lengths', ()))
@@ -177,8 +157,9 @@ def train_and_evaluate(config, workdir: str, devices=None):
     logging.info('Resumed from %s at step %d.', manager.directory, int(state.step))
 
   train_steps = {}  # phase -> its jitted step, made when the phase starts
-  sample_grid = jax.jit(model.sample_grid) if hasattr(model, 'sample_grid') else None
-  eval_every = config.get('eval_every_steps', 0) if hasattr(model, 'evaluate') else 0
+  sample_grid = (jax.jit(model.sample_grid) if isinstance(model, families.GeneratesImages)
+                 else None)
+  eval_every = config.eval_every_steps if isinstance(model, families.Evaluates) else 0
   writer = writers.MetricWriter(workdir, enabled=is_chief)
   preemption = PreemptionHandler()
 
@@ -206,11 +187,11 @@ def train_and_evaluate(config, workdir: str, devices=None):
         scalars = {k: float(np.mean(v)) for k, v in
                    jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(window_metrics)).items()}
         scalars['steps_per_sec'] = (step - window_step) / (time.perf_counter() - window_start)
-        scalars['images_per_sec'] = scalars['steps_per_sec'] * config.batch_size
+        scalars['examples_per_sec'] = scalars['steps_per_sec'] * config.batch_size
         writer.write_scalars(step, scalars)
         eta = (config.num_train_steps - step) / scalars['steps_per_sec']
-        logging.info('step %d/%d | %.2f steps/s | %.0f img/s | %s | ETA %s', step,
-                     config.num_train_steps, scalars['steps_per_sec'], scalars['images_per_sec'],
+        logging.info('step %d/%d | %.2f steps/s | %.0f examples/s | %s | ETA %s', step,
+                     config.num_train_steps, scalars['steps_per_sec'], scalars['examples_per_sec'],
                      ' '.join(f'{k} {v:.4f}' for k, v in scalars.items() if 'per_sec' not in k),
                      _format_eta(eta))
         window_metrics, window_start, window_step = [], time.perf_counter(), step
@@ -221,9 +202,9 @@ def train_and_evaluate(config, workdir: str, devices=None):
         logging.info('step %d eval | %s', step, ' '.join(f'{k} {v:.4f}' for k, v in scalars.items()))
       if sample_grid and is_chief and _due(step, config.sample_every_steps, done):
         path = f'{workdir}/samples/step_{step:07d}.png'
-        writers.save_image_grid(path, jax.device_get(sample_grid(state)), columns=8)
-      if hasattr(model, 'sample_text') and is_chief and _due(step, config.sample_every_steps,
-                                                             done):
+        writers.save_image_grid(path, jax.device_get(sample_grid(state)), columns=writers.GRID_COLUMNS)
+      if (isinstance(model, families.GeneratesText) and is_chief
+          and _due(step, config.sample_every_steps, done)):
         writers.save_text(f'{workdir}/samples/step_{step:07d}.txt', model.sample_text(state))
       if _due(step, config.checkpoint_every_steps, done or stop):
         checkpoints.save(manager, state, batches.get_state(), config)

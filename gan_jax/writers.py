@@ -40,6 +40,7 @@ class MetricWriter:
 
 
 GRID_SCALE = 3  # pixels per image pixel in saved grids: 84 px per 28x28 digit
+GRID_COLUMNS = 8  # images per row of a run's sample grids and of generate's
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2,

@@ -13,7 +13,7 @@ from conftest import TINY_TEXT, requires_mnist, requires_ptb, tiny_config
 def test_bench_reports_consistent_rates():
   result = bench.benchmark(tiny_config('gan_mnist'), warmup_steps=1, min_steps=5, min_seconds=0)
   assert result['timed_steps'] == 5 and result['compile_seconds'] > 0
-  assert abs(result['images_per_sec'] - 16 * result['steps_per_sec']) < 0.01 * result['images_per_sec']
+  assert abs(result['examples_per_sec'] - 16 * result['steps_per_sec']) < 0.01 * result['examples_per_sec']
   assert result['devices'].startswith('8 x ')
   # FLOPs from XLA's cost analysis: at least the generator's output layer, forward, per image.
   assert result['flops_per_step'] > 16 * 2 * 100 * 784
@@ -22,7 +22,7 @@ def test_bench_reports_consistent_rates():
   assert 0 < result['fraction_of_matmul_rate'] and result['matmul_gflops_per_sec'] > 0
   assert result['input_examples_per_sec'] > 0
   assert result['input_over_step_rate'] == pytest.approx(
-      result['input_examples_per_sec'] / result['images_per_sec'], rel=0.01, abs=0.01)
+      result['input_examples_per_sec'] / result['examples_per_sec'], rel=0.01, abs=0.01)
 
 
 @requires_ptb

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import train
+from gan_jax import families
 from conftest import REPO, tiny_config
 
 torch = pytest.importorskip('torch')
@@ -16,7 +16,7 @@ import torch_models  # pylint: disable=wrong-import-position
 
 
 def _jax_param_counts(config):
-  state = train.build_model(config).init(jax.random.PRNGKey(0))
+  state = families.build(config).init(jax.random.PRNGKey(0))
   return {name: sum(math.prod(x.shape) for x in jax.tree.leaves(net.params))
           for name, net in state.networks.items()}
 

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 
 from gan_jax import augment
-from gan_jax import gan
+from gan_jax import families
 from gan_jax import losses
 from gan_jax import schedules
-from gan_jax import train
+from gan_jax.families import gan
 from conftest import tiny_config
 from test_train import assert_trees_close, synthetic_batch
 
 
 def trained(config, steps=3, seed=1):
   """(model, state) after `steps` jitted train steps on a fixed synthetic batch."""
-  model = train.build_model(config)
+  model = families.build(config)
   state = model.init(jax.random.PRNGKey(0))
   batch = jax.tree.map(jnp.asarray, synthetic_batch())
   step = jax.jit(model.train_step)
@@ -99,13 +99,13 @@ def tiny_mlp_gan(**overrides):
 
 
 def _one_step(config, state, seed):
-  model = train.build_model(config)
+  model = families.build(config)
   batch = jax.tree.map(jnp.asarray, synthetic_batch())
   return jax.jit(model.train_step)(state, batch, jax.random.PRNGKey(seed))
 
 
 def _init(config):
-  return train.build_model(config).init(jax.random.PRNGKey(0))
+  return families.build(config).init(jax.random.PRNGKey(0))
 
 
 def test_lazy_r1_acts_every_nth_step_weighted_n_times():
@@ -235,7 +235,7 @@ def test_auxiliary_classifier_losses_by_hand():
   """D's classifier term is its cross-entropy on the real images' labels before the update; G's
   loss adds the updated D's cross-entropy on the labels G was asked for."""
   config = tiny_dcgan(num_classes=10, classifier_weight=2.0)
-  model = train.build_model(config)
+  model = families.build(config)
   state = model.init(jax.random.PRNGKey(0))
   batch = jax.tree.map(jnp.asarray, synthetic_batch())
   rng = jax.random.PRNGKey(3)

@@ -13,6 +13,7 @@ from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import train
 from gan_jax import writers
+from gan_jax.tools import images as image_tools
 from conftest import REPO, requires_mnist, tiny_config
 
 TILE = 28 + 2  # a grid cell: the image and its padding
@@ -123,7 +124,7 @@ def test_generate_modes_write_grids_of_the_right_shape(runs, tmp_path, run_name,
 def test_image_files_are_read_and_resized(runs, tmp_path):
   image = input_pipeline.load_split('mnist', 'test')['image'][4, ..., 0]
   Image.fromarray(image).resize((56, 56)).save(tmp_path / 'digit.png')
-  loaded = generate.load_images([str(tmp_path / 'digit.png'), '4'], (28, 28, 1))
+  loaded = image_tools.load_images([str(tmp_path / 'digit.png'), '4'], (28, 28, 1))
   assert loaded.shape == (2, 28, 28, 1)
   assert np.mean(np.abs(loaded[0] - loaded[1])) < 0.05  # the same digit, up to resampling
   result = generate.run(runs['vae_mnist'], 'like', str(tmp_path / 'like.png'),

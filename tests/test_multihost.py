@@ -8,9 +8,9 @@ import sys
 
 import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
-import pytest
 
 from gan_jax import checkpoints
+from gan_jax import families
 from gan_jax import train
 from conftest import REPO, requires_mnist, tiny_config
 from test_train import assert_trees_close
@@ -47,7 +47,7 @@ def _train_two_processes(workdir, num_train_steps: int):
 
 def _restore(workdir, config, devices):
   mesh = train.make_mesh(devices)
-  template = train.create_state(train.build_model(config), config, mesh)
+  template = train.create_state(families.build(config), config, mesh)
   manager = checkpoints.make_manager(str(workdir), read_only=True)
   state, data, _ = checkpoints.restore(
       manager, checkpoints.abstract_like(template, NamedSharding(mesh, P())))

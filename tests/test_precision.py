@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import families
 from gan_jax import train
 from conftest import TINY_TEXT, requires_ptb, tiny_config
 from test_seqgan import TINY_SEQGAN
@@ -33,7 +34,7 @@ def test_bfloat16_step_is_close_to_float32(name, overrides, devices):
   results = {}
   for dtype in ('float32', 'bfloat16'):
     config = tiny_config(name, **overrides, compute_dtype=dtype)
-    model = train.build_model(config)
+    model = families.build(config)
     mesh = train.make_mesh(devices[:1])
     state = train.create_state(model, config, mesh)
     before = jax.device_get(state)

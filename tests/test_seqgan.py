@@ -5,10 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import families
 from gan_jax import generate
 from gan_jax import losses
-from gan_jax import seqgan
 from gan_jax import train
+from gan_jax.families import seqgan
 from conftest import requires_ptb, tiny_config
 
 TINY_SEQGAN = {'oracle.vocab_size': 50, 'oracle.num_sequences': 64, 'sequence_length': 6,
@@ -49,7 +50,7 @@ def test_oracle_prefers_its_own_samples_to_random_sequences():
 
 
 def test_rollouts_keep_their_prefix_and_rewards_are_probabilities():
-  model = train.build_model(tiny_config('seqgan_oracle', **TINY_SEQGAN))
+  model = families.build(tiny_config('seqgan_oracle', **TINY_SEQGAN))
   state = model.init(jax.random.PRNGKey(0))
   g = state.networks['generator'].params
   prefix = jnp.tile(jnp.arange(10, 16)[None], (4, 1))
@@ -74,14 +75,14 @@ def test_seqgan_trains_through_all_phases_on_the_shared_trainer(tmp_path):
   lines = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
   assert [l['phase'] for l in lines] == [0, 0, 1, 2]
   assert lines[0]['g_mle_nll'] > 0 and lines[2]['d_loss'] > 0 and 0 < lines[3]['mean_reward'] < 1
-  model = train.build_model(config)
+  model = families.build(config)
   assert model.evaluate(jax.device_get(state))['nll_oracle'] > 0
   assert (tmp_path / 'samples' / 'step_0000004.txt').is_file()
 
 
 def test_each_phase_compiled_alone_equals_the_switch_over_phases():
   config = tiny_config('seqgan_oracle', **TINY_SEQGAN)
-  model = train.build_model(config)
+  model = families.build(config)
   mesh = train.make_mesh(jax.devices()[:1])
   batch = {'tokens': model.train_data()['tokens'][:config.batch_size]}
   state = jax.device_get(train.create_state(model, config, mesh))
@@ -111,7 +112,7 @@ def test_each_phase_compiled_alone_equals_the_switch_over_phases():
 
 def test_generator_learning_rate_switches_when_the_policy_gradient_begins():
   config = tiny_config('seqgan_oracle', **TINY_SEQGAN, **{'optimizer.pg_learning_rate': 1e-3})
-  tx = train.build_model(config).g_tx
+  tx = families.build(config).g_tx
   params, grads = {'w': jnp.ones(2)}, {'w': jnp.full(2, 0.1)}
   opt_state, sizes = tx.init(params), []
   for _ in range(config.g_pretrain_steps + 2):
@@ -138,7 +139,7 @@ def test_seqgan_ptb_reports_bleu(tmp_path):
   overrides.update({'generator.hidden_size': 8, 'generator.embed_dim': 8, 'eval_num_samples': 5})
   config = tiny_config('seqgan_ptb', **overrides)
   state = train.train_and_evaluate(config, str(tmp_path))
-  result = train.build_model(config).evaluate(jax.device_get(state))
+  result = families.build(config).evaluate(jax.device_get(state))
   assert set(result) == {f'{p}bleu_{n}' for p in ('', 'self_') for n in (2, 3, 4, 5)}
   assert all(0 <= v <= 1 for v in result.values())
   # gan_jax.generate samples sentences from a SeqGAN run, reproducibly, and only samples.

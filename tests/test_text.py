@@ -7,11 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import decoding
+from gan_jax import families
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
-from gan_jax import text
 from gan_jax import train
+from gan_jax.families import text
 from gan_jax.input_pipeline import Vocabulary
 from conftest import TINY_TEXT, requires_ptb, tiny_config
 
@@ -137,18 +139,18 @@ def test_dropout_hits_the_rate_and_keeps_the_mean():
 @requires_ptb
 def test_teacher_forcing_equals_the_step_by_step_decoder_and_drops_out_only_in_training():
   config = tiny_config('text_vae_ptb', **TINY_TEXT, **{'text_model.dropout_rate': 0.3})
-  model = train.build_model(config)
+  model = families.build(config)
   params = model.init(jax.random.PRNGKey(0)).networks['text_vae'].params
   test = input_pipeline.load_split('ptb', 'test')
   tokens, lengths = jnp.asarray(test['tokens'][:4, :10]), jnp.minimum(test['length'][:4], 10)
   z = model.sample_latents(jax.random.PRNGKey(1), 4)
-  inputs = text.decoder_inputs(tokens)
+  inputs = decoding.decoder_inputs(tokens)
   apply = lambda *args, method: model.module.apply({'params': params}, *args, method=method)
   carry, rows = apply(z, method=model.module.initial_carry), []
   for t in range(inputs.shape[1]):
     carry, hidden = apply(carry, inputs[:, t], z, method=model.module.step)
     rows.append(apply(hidden, method=model.module.logits))
-  np.testing.assert_allclose(text.teacher_forced_logits(model.module, params, inputs, z),
+  np.testing.assert_allclose(decoding.teacher_forced_logits(model.module, params, inputs, z),
                              jnp.stack(rows, axis=1), atol=1e-5)
   plain = model.log_likelihood(params, tokens, lengths, z)
   key = jax.random.PRNGKey(2)
@@ -165,7 +167,7 @@ def test_learning_rate_schedules_and_runs_from_before_the_switches():
                        **{'optimizer.schedule': 'cosine'})
   params = {'w': jnp.ones(3)}
   grads = {'w': jnp.full(3, 0.1)}
-  tx = train.build_model(config).tx
+  tx = families.build(config).tx
   opt_state = tx.init(params)
   for step in range(11):
     updates, opt_state = tx.update(grads, opt_state, params)
@@ -176,14 +178,14 @@ def test_learning_rate_schedules_and_runs_from_before_the_switches():
   # dropout, and a constant learning rate (Adam's first step is -lr * sign(g)).
   with config.unlocked():
     del config.text_model.dropout_rate, config.optimizer.schedule
-  old = train.build_model(config)
+  old = families.build(config)
   assert old.module.dropout_rate == 0.0
   updates, _ = old.tx.update(grads, old.tx.init(params), params)
   np.testing.assert_allclose(updates['w'], -config.optimizer.learning_rate, rtol=1e-4)
   with config.unlocked():
     config.optimizer.schedule = 'linear'
   with pytest.raises(ValueError, match='use one of constant, cosine, burda'):
-    train.build_model(config)
+    families.build(config)
 
 
 @pytest.fixture(scope='module')
@@ -201,7 +203,7 @@ def test_text_vae_trains_and_evaluates_on_the_shared_trainer(tiny_text_run):
   config, workdir, state = tiny_text_run
   assert int(state.step) == 4
   assert (workdir / 'samples' / 'step_0000004.txt').read_text().count('\n') == 10
-  result = train.build_model(config).evaluate(state)
+  result = families.build(config).evaluate(state)
   assert result['sentences'] == 32 and result['importance_samples'] == 4
   assert result['nll'] <= -result['elbo'] + 2.0  # the importance-sampled NLL is the tighter bound
   assert result['elbo'] == pytest.approx(result['reconstruction'] - result['kl'], rel=1e-4)
@@ -212,7 +214,7 @@ def test_text_vae_trains_and_evaluates_on_the_shared_trainer(tiny_text_run):
 @requires_ptb
 def test_language_model_nll_is_exact(tmp_path):
   config = tiny_config('lm_ptb', **TINY_TEXT)
-  model = train.build_model(config)
+  model = families.build(config)
   state = train.train_and_evaluate(config, str(tmp_path))
   result = model.evaluate(jax.device_get(state))
   assert 'mutual_information' not in result and result['kl'] == 0
@@ -228,7 +230,7 @@ def test_language_model_nll_is_exact(tmp_path):
 @requires_ptb
 def test_decoders_on_a_tiny_model(tiny_text_run):
   config, _, state = tiny_text_run
-  model = train.build_model(config)
+  model = families.build(config)
   params = state.networks['text_vae'].params
   z = model.sample_latents(jax.random.PRNGKey(3), 6)
   key = jax.random.PRNGKey(4)
@@ -262,8 +264,8 @@ def test_generate_prints_sentences(tiny_text_run, tmp_path):
   _, workdir, _ = tiny_text_run
   out = tmp_path / 'samples.txt'
   result = generate.run(str(workdir), 'samples', str(out), num=3,
-                        decoding={'strategy': 'sample', 'temperature': 1.0, 'top_k': 5,
-                                  'beam_width': 1})
+                        decoding_settings={'strategy': 'sample', 'temperature': 1.0,
+                                           'top_k': 5, 'beam_width': 1})
   assert len(result['samples']) == 3 and out.read_text().count('\n') == 3
   result = generate.run(str(workdir), 'reconstruct', None, sentences=['0', 'the market fell'])
   assert [r['input'] for r in result['reconstructions']][1] == 'the market fell'
@@ -280,10 +282,10 @@ def test_generate_prints_sentences(tiny_text_run, tmp_path):
 
 def test_inverse_cdf_sampling_matches_the_distribution():
   logits = jnp.log(jnp.array([[0.5, 0.0, 0.2, 0.3]]))  # one impossible token
-  draws = jax.vmap(lambda key: text.sample_categorical(key, logits)[0])(
+  draws = jax.vmap(lambda key: decoding.sample_categorical(key, logits)[0])(
       jax.random.split(jax.random.PRNGKey(0), 20_000))
   freq = np.bincount(np.asarray(draws), minlength=4) / 20_000
   np.testing.assert_allclose(freq, [0.5, 0.0, 0.2, 0.3], atol=0.012)  # ~3 standard errors
   peaked = jnp.full((5, 7), -jnp.inf).at[jnp.arange(5), jnp.array([0, 6, 3, 3, 1])].set(0.0)
-  np.testing.assert_array_equal(text.sample_categorical(jax.random.PRNGKey(1), peaked),
+  np.testing.assert_array_equal(decoding.sample_categorical(jax.random.PRNGKey(1), peaked),
                                 [0, 6, 3, 3, 1])

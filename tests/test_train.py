@@ -12,8 +12,9 @@ import pytest
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gan_jax import checkpoints
-from gan_jax import gan
+from gan_jax import families
 from gan_jax import train
+from gan_jax.families import gan
 from conftest import REPO, requires_mnist, tiny_config
 
 
@@ -25,7 +26,7 @@ def synthetic_batch(n=16, seed=0):
 
 def run_steps(config, devices, num_steps, batch):
   mesh = train.make_mesh(devices)
-  model = train.build_model(config)
+  model = families.build(config)
   state = train.create_state(model, config, mesh)
   step = train.make_train_step(model, mesh)
   history = []
@@ -83,7 +84,7 @@ def test_outputs_written(straight_run):
   assert sorted(os.listdir(workdir / 'samples')) == ['step_0000002.png', 'step_0000004.png']
   lines = [json.loads(l) for l in (workdir / 'metrics.jsonl').read_text().splitlines()]
   assert [l['step'] for l in lines] == [2, 4]
-  assert {'d_loss', 'g_loss', 'd_real', 'd_fake', 'steps_per_sec', 'images_per_sec'} <= set(lines[0])
+  assert {'d_loss', 'g_loss', 'd_real', 'd_fake', 'steps_per_sec', 'examples_per_sec'} <= set(lines[0])
   # Wall-clock times, in order, within this session (which started before its first row).
   assert lines[0]['start_time'] == lines[1]['start_time'] < lines[0]['wall_time']
   assert lines[0]['wall_time'] <= lines[1]['wall_time'] <= time.time()
@@ -107,7 +108,7 @@ def test_eight_device_checkpoint_restores_on_one_device(straight_run, devices):
   workdir, straight = straight_run
   config = tiny_config(**EXTENDABLE)
   mesh1 = train.make_mesh(devices[:1])
-  template = train.create_state(train.build_model(config), config, mesh1)
+  template = train.create_state(families.build(config), config, mesh1)
   manager = checkpoints.make_manager(str(workdir), read_only=True)
   state, data_state, saved_config = checkpoints.restore(
       manager, checkpoints.abstract_like(template, NamedSharding(mesh1, P())))
@@ -161,7 +162,7 @@ def test_sigterm_saves_a_checkpoint_and_the_next_run_resumes(tmp_path):
 def test_ema_generator_follows_the_generator(devices):
   config = tiny_config('gan_mnist', ema_decay=0.9)
   mesh = train.make_mesh(devices)
-  model = train.build_model(config)
+  model = families.build(config)
   state = train.create_state(model, config, mesh)
   initial = jax.device_get(state.networks['generator'].params)
   state, _ = train.make_train_step(model, mesh)(state, train.global_batch(synthetic_batch(), mesh))
@@ -175,7 +176,7 @@ def test_conditional_sample_grid_has_one_row_per_class(devices):
   config = tiny_config('cdcgan_mnist', **{'generator.base_features': 4,
                                           'discriminator.base_features': 4})
   state, _ = run_steps(config, devices, 1, synthetic_batch())
-  assert train.build_model(config).sample_grid(state).shape == (80, 28, 28, 1)
+  assert families.build(config).sample_grid(state).shape == (80, 28, 28, 1)
 
 
 @requires_mnist
@@ -203,7 +204,7 @@ def test_generator_update_equals_differentiating_a_second_forward_pass():
   """The step reuses G's forward pass (its VJP) for G's update; the update must equal the one
   from differentiating a fresh forward pass of G through the updated D."""
   config = tiny_config('dcgan_mnist', **{'discriminator.dropout_rate': 0.0})
-  model = train.build_model(config)
+  model = families.build(config)
   state = model.init(jax.random.PRNGKey(0))
   batch = jax.tree.map(jax.numpy.asarray, synthetic_batch())
   rng = jax.random.PRNGKey(1)

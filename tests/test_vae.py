@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import families
 from gan_jax import losses
 from gan_jax import train
 from conftest import requires_mnist, tiny_config
@@ -71,7 +72,7 @@ def test_vae_trains_and_evaluates_on_the_shared_trainer(name, objective, tmp_pat
                        eval_importance_samples=20, eval_chunk=10, kl_warmup_steps=10)
   state = train.train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 4 and sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['2', '4']
-  result = train.build_model(config).evaluate(jax.device_get(state), num_samples=200)
+  result = families.build(config).evaluate(jax.device_get(state), num_samples=200)
   assert result['importance_samples'] == 20 and 0 <= result['active_units'] <= 50
   assert result['nll'] <= -result['elbo'] + 1.0  # the IWAE estimate is the tighter bound
   assert result['elbo'] == pytest.approx(result['reconstruction'] - result['kl'], rel=1e-4)

@@ -15,15 +15,13 @@ import numpy as np
 import optax
 import tqdm
 
+from gan_jax import decoding
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
 from gan_jax import schedules
 from gan_jax.input_pipeline import Vocabulary
 from gan_jax.state import Network, TrainState
-
-DECODE_STRATEGIES = ('greedy', 'sample', 'beam')
-
 
 def word_dropout(rng, inputs, rate: float, unk: int):
   """Replaces each decoder input word (never <bos> in column 0) by <unk> with probability rate
@@ -32,38 +30,9 @@ def word_dropout(rng, inputs, rate: float, unk: int):
   return jnp.where(drop, unk, inputs)
 
 
-def sample_categorical(rng, logits):
-  """One draw per row of [B, V] logits by inverting the CDF with a single uniform per row.
-  jax.random.categorical's Gumbel trick needs B * V random numbers, which dominates the cost of
-  SeqGAN's rollouts on CPU (B ~ 20k, V = 5k, at every step)."""
-  cdf = jnp.cumsum(jax.nn.softmax(logits, axis=-1), axis=-1)
-  u = jax.random.uniform(rng, cdf.shape[:-1] + (1,)) * cdf[..., -1:]
-  # The first index whose CDF exceeds u: its probability is > 0 even when u is 0.
-  return jnp.minimum(jnp.sum(cdf <= u, axis=-1), logits.shape[-1] - 1)
-
-
-def decoder_inputs(tokens):
-  """Teacher forcing: <bos> followed by the targets shifted right by one."""
-  bos = jnp.full((tokens.shape[0], 1), Vocabulary.BOS, tokens.dtype)
-  return jnp.concatenate([bos, tokens[:, :-1]], axis=1)
-
-
-def teacher_forced_logits(module, params, inputs, z, dropout_rng=None):
-  """[B, L, V] next-word logits of a `SentenceVAE` decoder fed `inputs` [B, L] with latents z
-  ([B, 0] for a language model): the recurrence under `lax.scan`, the embedding and the output
-  layer on all steps at once. With `dropout_rng`, in training mode (the module's dropout)."""
-  train = dropout_rng is not None
-  embed_key, output_key = jax.random.split(dropout_rng) if train else (None, None)
-  apply = lambda *args, method, key=None, **kwargs: module.apply(
-      {'params': params}, *args, method=method, rngs={} if key is None else {'dropout': key},
-      **kwargs)
-  embedded = apply(inputs.T, method=module.embed, key=embed_key, train=train)  # [L, B, E]
-  step = lambda carry, x: apply(carry, x, z, method=module.step_embedded)
-  _, hidden = jax.lax.scan(step, apply(z, method=module.initial_carry), embedded)  # [L, B, H]
-  return apply(jnp.swapaxes(hidden, 0, 1), method=module.logits, key=output_key, train=train)
-
-
 class TextVAE:
+  """The sentence VAE, and with `text_model.latent_dim` 0 the language model (its decoder alone)."""
+  EVALUATION_OPTIONS = {'importance_samples': 'eval_importance_samples'}
 
   def __init__(self, config):
     self.config = config
@@ -71,6 +40,7 @@ class TextVAE:
     self.module = models.SentenceVAE(vocab_size=len(self.vocab), **config.text_model.to_dict(),
                                      dtype=models.compute_dtype(config))
     self.latent_dim = config.text_model.latent_dim
+    self.has_encoder = self.latent_dim > 0
     opt = config.optimizer
     # Runs written before the schedule switch existed restore with a constant rate.
     learning_rate = schedules.learning_rate(opt.get('schedule', 'constant'), opt.learning_rate,
@@ -98,8 +68,8 @@ class TextVAE:
   def log_likelihood(self, params, tokens, lengths, z, inputs=None, dropout_rng=None):
     """log p(x | z) per sentence, teacher-forced: [B, L] targets, [B] lengths, [B, d] z; with
     `dropout_rng`, the training-time dropout."""
-    inputs = decoder_inputs(tokens) if inputs is None else inputs
-    logits = teacher_forced_logits(self.module, params, inputs, z, dropout_rng)
+    inputs = decoding.decoder_inputs(tokens) if inputs is None else inputs
+    logits = decoding.teacher_forced_logits(self.module, params, inputs, z, dropout_rng)
     return losses.sequence_log_likelihood(logits, tokens, lengths)
 
   def log_weights(self, params, tokens, lengths, rng, k: int):
@@ -118,7 +88,7 @@ class TextVAE:
     tokens, lengths = batch['tokens'], batch['length']
     z_key, word_dropout_key, dropout_key = jax.random.split(rng, 3)
     weight = losses.kl_weight(state.step, config.kl_schedule, config.kl_anneal_steps)
-    inputs = decoder_inputs(tokens)
+    inputs = decoding.decoder_inputs(tokens)
     if config.word_dropout:
       inputs = word_dropout(word_dropout_key, inputs, config.word_dropout, self.vocab.unk)
 
@@ -150,8 +120,9 @@ class TextVAE:
     <eos> every position is <pad>."""
     if strategy == 'beam':
       return self._beam_search(params, z, max_length, beam_width)
-    if strategy not in DECODE_STRATEGIES:
-      raise ValueError(f'unknown decoding {strategy!r}; use one of {", ".join(DECODE_STRATEGIES)}')
+    if strategy not in decoding.STRATEGIES:
+      raise ValueError(f'unknown decoding {strategy!r}; use one of '
+                       f'{", ".join(decoding.STRATEGIES)}')
     rng = jax.random.PRNGKey(0) if rng is None else rng
 
     def step(state, key):
@@ -165,7 +136,7 @@ class TextVAE:
         if top_k:
           kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
           logits = jnp.where(logits < kth, -jnp.inf, logits)
-        token = sample_categorical(key, logits)
+        token = decoding.sample_categorical(key, logits)
       token = jnp.where(done, Vocabulary.PAD, token)
       return (carry, token, done | (token == Vocabulary.EOS)), token
 
@@ -206,12 +177,24 @@ class TextVAE:
     (_, _, scores, _, seqs), _ = jax.lax.scan(step, start, jnp.arange(max_length))
     return jnp.take_along_axis(seqs, jnp.argmax(scores, 1)[:, None, None], axis=1)[:, 0]
 
-  def sample_text(self, state: TrainState, num_samples: int = 10) -> list[str]:
+  def sample_text(self, state: TrainState, num_samples: int = 10,
+                  seed: int | None = None) -> list[str]:
     """Sentences from fixed prior samples, greedy-decoded (for the samples/ files of a run)."""
-    z = self.sample_latents(jax.random.PRNGKey(self.config.seed + 1), num_samples)
-    tokens = jit_decode(self, state.networks['text_vae'].params, z, jax.random.PRNGKey(0),
-                     'greedy', self.config.max_decode_length, 1.0, 0, 1)
+    key = jax.random.PRNGKey(self.config.seed + 1 if seed is None else seed)
+    return self.decode_text(state, self.sample_latents(key, num_samples), jax.random.PRNGKey(0),
+                            {'strategy': 'greedy'})
+
+  def decode_text(self, state: TrainState, z, rng, settings: dict) -> list[str]:
+    """Sentences decoded from latents [n, latent_dim]; `settings`: strategy, and temperature,
+    top_k, beam_width where the strategy uses them."""
+    tokens = jit_decode(self, state.networks['text_vae'].params, z, rng, settings['strategy'],
+                        self.config.max_decode_length, settings.get('temperature', 1.0),
+                        settings.get('top_k', 0), settings.get('beam_width', 1))
     return [self.vocab.decode(row) for row in np.asarray(tokens)]
+
+  def encode_text(self, state: TrainState, tokens, lengths):
+    """Posterior means of q(z | x) for [n, L] token ids and their [n] lengths."""
+    return self.posterior(state.networks['text_vae'].params, tokens, lengths)[0]
 
   # Evaluation.
 

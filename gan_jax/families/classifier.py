@@ -6,6 +6,7 @@ import optax
 
 from gan_jax import input_pipeline
 from gan_jax import models
+from gan_jax import reference
 from gan_jax.state import Network, TrainState
 
 
@@ -23,6 +24,8 @@ def random_shift(images, rng, max_shift: int):
 
 class Classifier:
   """Softmax cross-entropy on uint8 MNIST scaled to [0, 1], the range generators are mapped to."""
+  image_shape = (28, 28, 1)  # MNIST
+  EVALUATION_OPTIONS = {}
 
   def __init__(self, config):
     self.config = config
@@ -30,11 +33,11 @@ class Classifier:
                                          dtype=models.compute_dtype(config))
     schedule = optax.cosine_decay_schedule(config.optimizer.learning_rate, config.num_train_steps)
     self.tx = optax.adam(schedule)
-    self.apply_fn = make_apply_fn(self.module)
+    self.apply_fn = reference.make_apply_fn(self.module)
 
-  def init(self, rng, image_shape=(28, 28, 1)) -> TrainState:
+  def init(self, rng) -> TrainState:
     init_key, rng = jax.random.split(rng)
-    variables = self.module.init(init_key, jnp.zeros((1, *image_shape)), train=False)
+    variables = self.module.init(init_key, jnp.zeros((1, *self.image_shape)), train=False)
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng,
                       networks={'classifier': Network.create(variables, self.tx)})
 
@@ -59,21 +62,8 @@ class Classifier:
     """Loss and accuracy on the test set (num_samples is for generative families)."""
     del num_samples
     test = input_pipeline.load_split(self.config.dataset, 'test')
-    logits = classify(self.apply_fn, state.networks['classifier'].params,
+    logits = reference.classify(self.apply_fn, state.networks['classifier'].params,
                       test['image'].astype(np.float32) / 255.0)[0]
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, test['label']).mean()
     return {'test_accuracy': float(np.mean(np.argmax(logits, -1) == test['label'])),
             'test_loss': float(loss)}
-
-
-def make_apply_fn(module):
-  """jit(params, images -> (logits, features)) in eval mode; made once per module, so repeated
-  evaluations reuse its compilation."""
-  return jax.jit(lambda params, images: module.apply({'params': params}, images, train=False))
-
-
-def classify(apply_fn, params, images, batch_size: int = 1000):
-  """(logits, features) of [0, 1] images, in batches so any number of images fits in memory."""
-  outputs = [jax.device_get(apply_fn(params, images[i:i + batch_size]))
-             for i in range(0, len(images), batch_size)]
-  return tuple(np.concatenate(parts) for parts in zip(*outputs))

@@ -19,6 +19,7 @@ from gan_jax import losses
 from gan_jax import models
 from gan_jax import schedules
 from gan_jax.state import Network, TrainState
+from gan_jax.writers import GRID_COLUMNS
 
 
 def binarize(images_uint8, rng):
@@ -30,6 +31,9 @@ VAE_MODULES = {'vae': models.MLPVAE, 'conv_vae': models.ConvVAE}  # config.model
 
 
 class VAE:
+  image_shape = (28, 28, 1)  # MNIST
+  num_classes = 0
+  EVALUATION_OPTIONS = {'importance_samples': 'eval_importance_samples'}
 
   def __init__(self, config):
     self.config = config
@@ -41,9 +45,9 @@ class VAE:
                                                  opt.learning_rate, config.num_train_steps),
                          eps=1e-4)
 
-  def init(self, rng, image_shape=(28, 28, 1)) -> TrainState:
+  def init(self, rng) -> TrainState:
     init_key, rng = jax.random.split(rng)
-    variables = self.module.init(init_key, jnp.zeros((1, *image_shape)))
+    variables = self.module.init(init_key, jnp.zeros((1, *self.image_shape)))
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng,
                       networks={'vae': Network.create(variables, self.tx)})
 
@@ -86,6 +90,10 @@ class VAE:
   def sample_latents(self, rng, n: int):
     return jax.random.normal(rng, (n, self.config.vae.latent_dim))
 
+  def sample_labels(self, rng, n: int):
+    del rng, n  # unconditional
+    return None
+
   def encode(self, state: TrainState, images):
     """Images in [0, 1] -> (mean, log-variance) of q(z | x)."""
     return self.module.apply({'params': state.networks['vae'].params}, images,
@@ -98,7 +106,7 @@ class VAE:
     return jax.nn.sigmoid(self.module.apply({'params': state.networks['vae'].params}, z,
                                             method=self.module.decode))
 
-  def sample_grid(self, state: TrainState, num_samples: int = 64):
+  def sample_grid(self, state: TrainState, num_samples: int = GRID_COLUMNS ** 2):
     """Bernoulli means decoded from fixed prior samples."""
     return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
                                                     num_samples))

@@ -27,6 +27,7 @@ from gan_jax import models
 from gan_jax import reference
 from gan_jax import schedules
 from gan_jax.state import Network, TrainState
+from gan_jax.writers import GRID_COLUMNS
 
 
 def to_model_range(images_uint8, output_activation: str):
@@ -38,8 +39,6 @@ def to_model_range(images_uint8, output_activation: str):
 def to_unit_range(images, output_activation: str):
   return (images + 1.0) / 2.0 if output_activation == 'tanh' else images
 
-
-GRID_COLUMNS = 8
 
 # How a BatchNorm generator normalises when it samples:
 #   'running':  the running averages kept by training (of the raw generator's weights);
@@ -53,6 +52,8 @@ NUM_STEP_KEYS = 10  # train_step splits its key this many ways; keys[0] draws th
 
 class GAN:
   """Builds modules, optimisers and losses from a config; its methods are pure functions."""
+  image_shape = (28, 28, 1)  # MNIST
+  EVALUATION_OPTIONS = {'sampling_batch_norm': 'sampling_batch_norm'}
 
   def __init__(self, config):
     self.config = config
@@ -106,13 +107,14 @@ class GAN:
     background, pixel_range = (-1.0, 2.0) if self.output_activation == 'tanh' else (0.0, 1.0)
     return augment.augment(x, rng, self.augment_policy, background, pixel_range)
 
-  def init(self, rng, image_shape=(28, 28, 1)) -> TrainState:
+  def init(self, rng) -> TrainState:
     g_key, d_key, rng = jax.random.split(rng, 3)
     # A batch of 4 for init: minibatch stddev groups samples by 4.
     labels = jnp.zeros((4,), jnp.int32) if self.num_classes else None
     g_vars = self.generator.init(g_key, jnp.zeros((4, self.config.latent_dim)), labels,
                                  train=False)
-    d_vars = self.discriminator.init(d_key, jnp.zeros((4, *image_shape)), labels, train=False)
+    d_vars = self.discriminator.init(d_key, jnp.zeros((4, *self.image_shape)), labels,
+                                     train=False)
     networks = {'generator': Network.create(g_vars, self.g_tx),
                 'discriminator': Network.create(d_vars, self.d_tx)}
     if self.ema_decay:

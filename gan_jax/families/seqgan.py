@@ -19,14 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gan_jax import decoding
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
-from gan_jax import text
 from gan_jax.input_pipeline import Vocabulary
 from gan_jax.state import Network, TrainState
-
-START = Vocabulary.BOS  # the first input of every generator (and of the oracle)
 
 
 def sample_sequences(module, params, rng, num: int, length: int, prefix=None, prefix_length=None,
@@ -43,18 +41,18 @@ def sample_sequences(module, params, rng, num: int, length: int, prefix=None, pr
     t, key = inputs
     carry, hidden = apply(carry, token, z, method=module.step)
     logits = apply(hidden, method=module.logits) / temperature
-    token = jnp.where(t < prefix_length, prefix[:, t], text.sample_categorical(key, logits))
+    token = jnp.where(t < prefix_length, prefix[:, t], decoding.sample_categorical(key, logits))
     return (carry, token), token
 
-  start = (apply(z, method=module.initial_carry), jnp.full((num,), START, jnp.int32))
+  start = (apply(z, method=module.initial_carry), jnp.full((num,), Vocabulary.BOS, jnp.int32))
   _, tokens = jax.lax.scan(step, start, (jnp.arange(length), jax.random.split(rng, length)))
   return tokens.T
 
 
 def token_log_probs(module, params, tokens):
   """[B, T] log G(y_t | y_<t) of given sequences, teacher-forced."""
-  inputs = jnp.concatenate([jnp.full((tokens.shape[0], 1), START, tokens.dtype), tokens[:, :-1]], 1)
-  logits = text.teacher_forced_logits(module, params, inputs, jnp.zeros((tokens.shape[0], 0)))
+  logits = decoding.teacher_forced_logits(module, params, decoding.decoder_inputs(tokens),
+                                          jnp.zeros((tokens.shape[0], 0)))
   return jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], axis=-1)[..., 0]
 
 
@@ -91,6 +89,7 @@ class Oracle:
 
 
 class SeqGAN:
+  EVALUATION_OPTIONS = {}
 
   def __init__(self, config):
     self.config = config

@@ -1,0 +1,253 @@
+"""Image networks: the MLP and DCGAN generators and discriminators, the VAEs' encoders and
+decoders, and the reference MNIST classifier. Generators map z (and `train`) to images;
+discriminators return logits."""
+import math
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan_jax.models.layers import (SubpixelConvTranspose, compute_dtype, conv_general_dilated,
+                                   maybe_spectral, minibatch_stddev)
+
+_ACTIVATIONS = {'tanh': jnp.tanh, 'sigmoid': nn.sigmoid}
+
+
+def _with_labels(z, labels, num_classes: int):
+  """Conditioning of a generator: one-hot labels appended to the noise."""
+  return z if not num_classes else jnp.concatenate(
+      [z, jax.nn.one_hot(labels, num_classes, dtype=z.dtype)], axis=-1)
+
+
+def _discriminator_head(module: nn.Module, features, labels, train: bool):
+  """Features -> one logit; with classes, plus the projection <embed(y), features> (Miyato &
+  Koyama 2018). Sows the features into 'intermediates' for feature matching, and with
+  `auxiliary_classifier` the class logits of a Dense layer on them (AC-GAN, Odena et al. 2017).
+  Called inside the discriminator's compact method, so its layers are the discriminator's own."""
+  module.sow('intermediates', 'features', features)
+  dense = nn.Dense(1, dtype=module.dtype)
+  logits = maybe_spectral(dense, module.spectral_norm)(features, train)[:, 0]
+  if module.num_classes:
+    embedding = nn.Embed(module.num_classes, features.shape[-1], dtype=module.dtype)(labels)
+    logits = logits + jnp.sum(embedding * features, axis=-1)
+    if module.auxiliary_classifier:
+      module.sow('intermediates', 'class_logits', nn.Dense(
+          module.num_classes, dtype=module.dtype)(features).astype(jnp.float32))
+  return logits.astype(jnp.float32)
+
+
+class MLPGenerator(nn.Module):
+  """Goodfellow et al. (2014): Dense-ReLU stack, then a 784-unit output squashed into pixel range."""
+  hidden_sizes: Sequence[int] = (128, 128, 100)
+  image_shape: Sequence[int] = (28, 28, 1)
+  output_activation: str = 'sigmoid'
+  num_classes: int = 0
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  @nn.compact
+  def __call__(self, z, labels=None, train: bool = True):
+    del train  # no dropout or normalisation
+    x = _with_labels(z, labels, self.num_classes)
+    for size in self.hidden_sizes:
+      x = nn.relu(nn.Dense(size, dtype=self.dtype)(x))
+    x = nn.Dense(math.prod(self.image_shape), dtype=self.dtype)(x)
+    return _ACTIVATIONS[self.output_activation](x).reshape((-1, *self.image_shape)).astype(
+        jnp.float32)
+
+
+class MLPDiscriminator(nn.Module):
+  hidden_sizes: Sequence[int] = (128, 128, 100)
+  num_classes: int = 0
+  auxiliary_classifier: bool = False
+  spectral_norm: bool = False
+  minibatch_stddev: bool = False
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  @nn.compact
+  def __call__(self, x, labels=None, train: bool = True):
+    x = x.reshape((x.shape[0], -1))
+    for size in self.hidden_sizes:
+      x = nn.relu(maybe_spectral(nn.Dense(size, dtype=self.dtype), self.spectral_norm)(x, train))
+    if self.minibatch_stddev:
+      x = minibatch_stddev(x)
+    return _discriminator_head(self, x, labels, train)
+
+
+class DCGANGenerator(nn.Module):
+  """Radford et al. (2016) for 28x28: Dense -> 7x7x(4f) -> ConvT 2f (s1) -> ConvT f (s2) -> ConvT c (s2).
+
+  Under `jit` with a sharded batch, BatchNorm's batch statistics are those of the global batch,
+  so they agree across devices.
+  """
+  base_features: int = 64
+  channels: int = 1
+  output_activation: str = 'tanh'
+  num_classes: int = 0
+  # Weight of the old running averages per training step; 0 makes one train-mode call store
+  # exactly that batch's statistics (how GAN computes standing statistics).
+  batch_norm_momentum: float = 0.9
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  @nn.compact
+  def __call__(self, z, labels=None, train: bool = True):
+    norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=self.batch_norm_momentum,
+                                dtype=self.dtype)
+    f = self.base_features
+    x = nn.Dense(7 * 7 * 4 * f, use_bias=False, dtype=self.dtype)(
+        _with_labels(z, labels, self.num_classes))
+    x = nn.leaky_relu(norm()(x), 0.2).reshape((-1, 7, 7, 4 * f))
+    x = nn.ConvTranspose(2 * f, (5, 5), strides=(1, 1), padding='SAME', use_bias=False,
+                         dtype=self.dtype)(x)
+    x = nn.leaky_relu(norm()(x), 0.2)
+    # Named as the nn.ConvTranspose layers they compute, so parameters and checkpoints agree.
+    x = SubpixelConvTranspose(f, 5, use_bias=False, dtype=self.dtype, name='ConvTranspose_1')(x)
+    x = nn.leaky_relu(norm()(x), 0.2)
+    x = SubpixelConvTranspose(self.channels, 5, dtype=self.dtype, name='ConvTranspose_2')(x)
+    return _ACTIVATIONS[self.output_activation](x).astype(jnp.float32)
+
+
+class DCGANDiscriminator(nn.Module):
+  """Strided 5x5 convolutions with LeakyReLU(0.2) and dropout, then (with `hidden_features`) a
+  LeakyReLU Dense layer, then one logit."""
+  base_features: int = 64
+  dropout_rate: float = 0.3
+  # A hidden Dense layer before the logit (InfoGAN's MNIST D has 1024): without it the logit is
+  # linear in the last convolution's 7x7 features, a weak judge of a digit's global shape.
+  hidden_features: int = 0
+  num_classes: int = 0
+  auxiliary_classifier: bool = False
+  spectral_norm: bool = False
+  minibatch_stddev: bool = False
+  # The phase-form input gradient speeds up D's first-order gradients; differentiating through
+  # it again (R1, gradient penalty) is far slower than through XLA's own convolution, so the
+  # penalties use a clone with this off (same parameters, same function).
+  phase_form_input_gradient: bool = True
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  @nn.compact
+  def __call__(self, x, labels=None, train: bool = True):
+    conv_fn = (conv_general_dilated if self.phase_form_input_gradient
+               else jax.lax.conv_general_dilated)
+    for features in (self.base_features, 2 * self.base_features):
+      conv = nn.Conv(features, (5, 5), strides=(2, 2), padding='SAME', dtype=self.dtype,
+                     conv_general_dilated=conv_fn)
+      x = nn.leaky_relu(maybe_spectral(conv, self.spectral_norm)(x, train), 0.2)
+      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    if self.minibatch_stddev:
+      x = minibatch_stddev(x)
+    x = x.reshape((x.shape[0], -1))
+    if self.hidden_features:
+      dense = nn.Dense(self.hidden_features, dtype=self.dtype)
+      x = nn.leaky_relu(maybe_spectral(dense, self.spectral_norm)(x, train), 0.2)
+    return _discriminator_head(self, x, labels, train)
+
+
+def build_gan(config) -> tuple[nn.Module, nn.Module]:
+  """The (generator, discriminator) pair that `config.model` names."""
+  classes = config.get('num_classes', 0)
+  dtype = compute_dtype(config)
+  g = dict(config.generator.to_dict(), num_classes=classes, dtype=dtype)
+  d = dict(config.discriminator.to_dict(), num_classes=classes, dtype=dtype,
+           auxiliary_classifier=config.get('classifier_weight', 0.0) > 0)
+  if config.model == 'mlp_gan':
+    return MLPGenerator(**g), MLPDiscriminator(**d)
+  if config.model == 'dcgan':
+    return DCGANGenerator(**g), DCGANDiscriminator(**d)
+  raise ValueError(f'unknown model {config.model!r}; known: mlp_gan, dcgan')
+
+
+class MNISTClassifier(nn.Module):
+  """VGG-style CNN: two blocks of two 3x3 convs and max-pooling, a hidden layer, 10 logits.
+
+  Returns (logits, features); the hidden layer's activations are the features the FID-style
+  metrics compare.
+  """
+  block_features: Sequence[int] = (32, 64)
+  hidden_size: int = 128
+  dropout_rate: float = 0.5
+  num_classes: int = 10
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    for features in self.block_features:
+      x = nn.relu(nn.Conv(features, (3, 3), dtype=self.dtype)(x))
+      x = nn.relu(nn.Conv(features, (3, 3), dtype=self.dtype)(x))
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    features = nn.relu(nn.Dense(self.hidden_size, dtype=self.dtype)(x.reshape((x.shape[0], -1))))
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
+    return (nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32),
+            features.astype(jnp.float32))
+
+
+class MLPVAE(nn.Module):
+  """Burda et al. (2015)'s one-stochastic-layer VAE: 784-200-200 tanh encoder to a diagonal
+  Gaussian, mirrored decoder to Bernoulli logits."""
+  hidden_sizes: Sequence[int] = (200, 200)
+  latent_dim: int = 50
+  image_shape: Sequence[int] = (28, 28, 1)
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  def setup(self):
+    self.encoder = [nn.Dense(size, dtype=self.dtype) for size in self.hidden_sizes]
+    self.posterior = nn.Dense(2 * self.latent_dim, dtype=self.dtype)
+    self.decoder = [nn.Dense(size, dtype=self.dtype) for size in reversed(self.hidden_sizes)]
+    self.likelihood = nn.Dense(math.prod(self.image_shape), dtype=self.dtype)
+
+  def encode(self, x):
+    """Images -> (mean, log-variance) of q(z | x)."""
+    h = x.reshape((x.shape[0], -1))
+    for layer in self.encoder:
+      h = jnp.tanh(layer(h))
+    mean, logvar = jnp.split(self.posterior(h).astype(jnp.float32), 2, axis=-1)
+    return mean, logvar
+
+  def decode(self, z):
+    """Latents [..., latent_dim] -> Bernoulli logits [..., *image_shape]."""
+    h = z
+    for layer in self.decoder:
+      h = jnp.tanh(layer(h))
+    return self.likelihood(h).astype(jnp.float32).reshape(z.shape[:-1] + tuple(self.image_shape))
+
+  def __call__(self, x):
+    mean, _ = self.encode(x)
+    return self.decode(mean)
+
+
+class ConvVAE(nn.Module):
+  """Convolutional VAE for 28x28: two stride-2 5x5 convs (28 -> 14 -> 7) to a diagonal Gaussian;
+  the decoder mirrors them with stride-2 transposed convs to Bernoulli logits."""
+  features: Sequence[int] = (32, 64)
+  latent_dim: int = 50
+  image_shape: Sequence[int] = (28, 28, 1)
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  def setup(self):
+    self.encoder = [nn.Conv(f, (5, 5), strides=(2, 2), dtype=self.dtype,
+                            conv_general_dilated=conv_general_dilated) for f in self.features]
+    self.posterior = nn.Dense(2 * self.latent_dim, dtype=self.dtype)
+    self.project = nn.Dense(7 * 7 * self.features[-1], dtype=self.dtype)
+    self.decoder = [SubpixelConvTranspose(f, 5, dtype=self.dtype)
+                    for f in reversed(self.features[:-1])]
+    self.likelihood = SubpixelConvTranspose(self.image_shape[-1], 5, dtype=self.dtype)
+
+  def encode(self, x):
+    h = x
+    for layer in self.encoder:
+      h = nn.elu(layer(h))
+    mean, logvar = jnp.split(self.posterior(h.reshape((h.shape[0], -1))).astype(jnp.float32), 2,
+                             axis=-1)
+    return mean, logvar
+
+  def decode(self, z):
+    batch_shape = z.shape[:-1]
+    h = nn.elu(self.project(z.reshape((-1, z.shape[-1]))))
+    h = h.reshape((-1, 7, 7, self.features[-1]))
+    for layer in self.decoder:
+      h = nn.elu(layer(h))
+    return self.likelihood(h).astype(jnp.float32).reshape(batch_shape + tuple(self.image_shape))
+
+  def __call__(self, x):
+    mean, _ = self.encode(x)
+    return self.decode(mean)

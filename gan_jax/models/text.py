@@ -1,0 +1,109 @@
+"""Text networks: the recurrent sentence VAE (and, without a latent, language model and SeqGAN
+generator) and SeqGAN's CNN discriminator."""
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+class SentenceVAE(nn.Module):
+  """Bowman et al. (2016)'s sentence VAE with GRUs: an encoder GRU's last state -> diagonal
+  Gaussian z; a decoder GRU started from tanh(Dense(z)) and fed z with every input word.
+  latent_dim=0 is the same decoder as a plain language model (no encoder, no z); such a language
+  model can also use an LSTM (`cell='lstm'`, SeqGAN's generator and oracle).
+
+  The decoder is exposed one step at a time (`initial_carry`, `step`, `logits`; `embed` and
+  `step_embedded` split `step` for teacher forcing) so that teacher forcing and every decoding
+  strategy run it under the same `lax.scan`; the embedding and the output layer are applied to all
+  steps at once. With `train=True`, `embed` and `logits` drop out their inputs' features at
+  `dropout_rate` (Zaremba et al. 2014: the non-recurrent connections)."""
+  vocab_size: int
+  embed_dim: int = 256
+  hidden_size: int = 256
+  latent_dim: int = 32
+  cell: str = 'gru'
+  dropout_rate: float = 0.0
+  # SeqGAN's oracle draws every parameter, biases included, from N(0, 1) (Yu et al. 2017, and
+  # the oracle parameters of their code); None keeps Flax's defaults.
+  init_stddev: float | None = None
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  def setup(self):
+    if self.cell not in ('gru', 'lstm') or (self.cell == 'lstm' and self.latent_dim):
+      raise ValueError(f'cell={self.cell!r}: use gru, or lstm for a language model (latent_dim=0)')
+    weights = ({} if self.init_stddev is None else
+               {'kernel_init': nn.initializers.normal(self.init_stddev),
+                'bias_init': nn.initializers.normal(self.init_stddev)})
+    embed = ({} if self.init_stddev is None else
+             {'embedding_init': nn.initializers.normal(self.init_stddev)})
+    self.decoder_embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype, **embed)
+    self.dropout = nn.Dropout(self.dropout_rate)
+    if self.cell == 'lstm':
+      recurrent = {} if self.init_stddev is None else {'recurrent_kernel_init': weights['kernel_init']}
+      self.decoder_cell = nn.OptimizedLSTMCell(self.hidden_size, dtype=self.dtype, **weights,
+                                               **recurrent)
+    else:
+      self.decoder_cell = nn.GRUCell(self.hidden_size, dtype=self.dtype)
+    self.output = nn.Dense(self.vocab_size, dtype=self.dtype, **weights)
+    if self.latent_dim:
+      self.encoder_embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)
+      self.encoder = nn.RNN(nn.GRUCell(self.hidden_size, dtype=self.dtype), return_carry=True)
+      self.posterior = nn.Dense(2 * self.latent_dim, dtype=self.dtype)
+      self.to_initial_carry = nn.Dense(self.hidden_size, dtype=self.dtype)
+
+  def encode(self, tokens, lengths):
+    """[B, L] token ids (with <eos>, then padding) and [B] lengths -> (mean, log-variance)."""
+    carry, _ = self.encoder(self.encoder_embed(tokens), seq_lengths=lengths)
+    mean, logvar = jnp.split(self.posterior(carry).astype(jnp.float32), 2, axis=-1)
+    return mean, logvar
+
+  def initial_carry(self, z):
+    if not self.latent_dim:
+      zeros = jnp.zeros((z.shape[0], self.hidden_size), z.dtype)
+      return (zeros, zeros) if self.cell == 'lstm' else zeros
+    return jnp.tanh(self.to_initial_carry(z)).astype(jnp.float32)
+
+  def embed(self, tokens, train: bool = False):
+    return self.dropout(self.decoder_embed(tokens), deterministic=not train)
+
+  def step(self, carry, token, z):
+    """One decoder step: [B] input ids, [B, latent_dim] z -> (carry, [B, hidden] output)."""
+    return self.step_embedded(carry, self.decoder_embed(token), z)
+
+  def step_embedded(self, carry, embedded, z):
+    """`step` on already embedded inputs [B, embed_dim] (teacher forcing embeds all inputs at
+    once)."""
+    return self.decoder_cell(carry, jnp.concatenate([embedded, z], axis=-1))
+
+  def logits(self, hidden, train: bool = False):
+    return self.output(self.dropout(hidden, deterministic=not train)).astype(jnp.float32)
+
+  def __call__(self, tokens, lengths):
+    """Creates every parameter (used by init)."""
+    batch = tokens.shape[0]
+    z = (self.encode(tokens, lengths)[0] if self.latent_dim
+         else jnp.zeros((batch, 0), jnp.float32))
+    _, hidden = self.step(self.initial_carry(z), tokens[:, 0], z)
+    return self.logits(hidden)
+
+
+class SeqGANDiscriminator(nn.Module):
+  """Yu et al. (2017)'s sequence classifier (after Kim 2014 and Zhang & LeCun 2015): embeddings,
+  convolutions of several widths with max-over-time pooling, a highway layer, dropout, one
+  logit (real vs generated)."""
+  vocab_size: int
+  embed_dim: int = 64
+  filter_sizes: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+  num_filters: Sequence[int] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+  dropout_rate: float = 0.25
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  @nn.compact
+  def __call__(self, tokens, train: bool = False):
+    x = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)(tokens)  # [B, T, E]
+    pooled = [jnp.max(nn.relu(nn.Conv(n, (size,), padding='VALID', dtype=self.dtype)(x)), axis=1)
+              for size, n in zip(self.filter_sizes, self.num_filters) if size <= tokens.shape[1]]
+    h = jnp.concatenate(pooled, axis=-1)
+    gate = nn.sigmoid(nn.Dense(h.shape[-1], dtype=self.dtype)(h))
+    h = gate * nn.relu(nn.Dense(h.shape[-1], dtype=self.dtype)(h)) + (1.0 - gate) * h  # highway
+    h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
+    return nn.Dense(1, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)

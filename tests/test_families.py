@@ -1,0 +1,63 @@
+"""The family interface: each experiment's family declares what it can do, and generic modules
+reach families only through gan_jax.families' registry and protocols."""
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from gan_jax import families
+from conftest import REPO, requires_ptb, tiny_config
+
+CAPABILITIES = (families.MakesTrainingData, families.TrainsInPhases, families.Evaluates,
+                families.GeneratesImages, families.EncodesImages, families.GeneratesText,
+                families.DecodesText)
+
+
+@pytest.mark.parametrize('experiment, expected', [
+    ('dcgan_mnist', {'Evaluates', 'GeneratesImages'}),
+    ('gan_mnist', {'Evaluates', 'GeneratesImages'}),
+    ('vae_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),
+    ('mnist_classifier', {'Evaluates'}),
+    pytest.param('lm_ptb', {'Evaluates', 'GeneratesText', 'DecodesText'}, marks=requires_ptb),
+    pytest.param('seqgan_oracle', {'MakesTrainingData', 'TrainsInPhases', 'Evaluates',
+                                   'GeneratesText'}, marks=requires_ptb),
+])
+def test_each_family_declares_its_capabilities(experiment, expected):
+  model = families.build(tiny_config(experiment))
+  assert isinstance(model, families.Family)
+  assert {c.__name__ for c in CAPABILITIES if isinstance(model, c)} == expected
+
+
+def test_unknown_model_is_a_clear_error():
+  with pytest.raises(ValueError, match="unknown model 'wgan'; known: dcgan"):
+    families.family_class('wgan')
+
+
+GENERIC_MODULES = ['train.py', 'evaluate.py', 'generate.py', 'inspect.py', 'bench.py',
+                   'tools/images.py', 'tools/text.py', 'main.py', 'checkpoints.py', 'reference.py']
+
+
+@pytest.mark.parametrize('module', GENERIC_MODULES)
+def test_generic_modules_import_no_concrete_family(module):
+  tree = ast.parse((REPO / 'gan_jax' / module).read_text())
+  imported = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.ImportFrom) and node.module:
+      imported |= {f'{node.module}.{alias.name}' for alias in node.names}
+    elif isinstance(node, ast.Import):
+      imported |= {alias.name for alias in node.names}
+  concrete = {name for name in imported if name.startswith('gan_jax.families.')}
+  assert not concrete, f'{module} imports {concrete}; use gan_jax.families.build and its protocols'
+
+
+def test_the_registry_imports_a_family_only_when_asked():
+  code = ('import sys; import gan_jax.train, gan_jax.evaluate, gan_jax.generate; '
+          'from gan_jax import families; '
+          'before = sorted(m for m in sys.modules if m.startswith("gan_jax.families.")); '
+          'families.family_class("vae"); '
+          'after = sorted(m for m in sys.modules if m.startswith("gan_jax.families.")); '
+          'print(before, after)')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
+                       cwd=REPO, env={'JAX_PLATFORMS': 'cpu', 'PATH': ''}).stdout
+  assert out.strip() == "[] ['gan_jax.families.vae']"
