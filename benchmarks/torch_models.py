@@ -3,10 +3,10 @@
 Same layers, widths, initialisation scales (Flax's lecun_normal: a normal truncated at 2 std with
 variance 1 / fan_in; zero biases), BatchNorm settings (momentum 0.1 in PyTorch's convention =
 0.9 in Flax's, eps 1e-5), losses and optimisers (one Adam per network) as the experiment configs.
-The step does what `gan_jax.families.gan.GAN.train_step` / `gan_jax.families.vae.VAE.train_step` do: one D update
-on a real and a generated batch, then one G update through the updated D (D's weights frozen
-there, as JAX differentiates G's parameters only); the VAE step binarises, takes one
-reparameterised sample and the analytic KL.
+The step does what `gan_jax.families.gan.GAN.train_step` and
+`gan_jax.families.vae.VAE.train_step` do: one D update on a real and a generated batch, then one
+G update through the updated D (D's weights frozen there, as JAX differentiates G's parameters
+only); the VAE step binarises, takes one reparameterised sample and the analytic KL.
 
 torch is an optional extra of the benchmarks (`pip install torch`), never a dependency of gan_jax.
 """
@@ -132,7 +132,7 @@ class GANStep:
     real = 2.0 * real - 1.0 if self.tanh_output else real
     z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
     with torch.no_grad():
-      fake = self.g(z)  # as the JAX step: a forward for D's update, another for G's
+      fake = self.g(z)  # D's update; G's below runs G again (the JAX step runs G once)
     real_logits, fake_logits = self.d(real), self.d(fake)
     d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
               + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))

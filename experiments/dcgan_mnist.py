@@ -36,7 +36,7 @@ def get_config():
 
   config.loss = 'non_saturating'
   config.optimizer = ml_collections.ConfigDict(dict(
-      name='adam', g_learning_rate=1e-3, d_learning_rate=1e-3, b1=0.0, b2=0.99))
+      g_learning_rate=1e-3, d_learning_rate=1e-3, b1=0.0, b2=0.99))
   config = configs.add_gan_switches(config)
   config.optimizer.schedule = 'cosine'
   config.r1_weight = 1.0

@@ -32,5 +32,5 @@ def get_config():
 
   config.loss = 'non_saturating'
   config.optimizer = ml_collections.ConfigDict(dict(
-      name='adam', g_learning_rate=2e-4, d_learning_rate=2e-4, b1=0.5, b2=0.999))
+      g_learning_rate=2e-4, d_learning_rate=2e-4, b1=0.5, b2=0.999))
   return configs.add_gan_switches(config)

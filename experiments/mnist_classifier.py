@@ -24,5 +24,5 @@ def get_config():
   config.classifier = ml_collections.ConfigDict(dict(
       block_features=(32, 64), hidden_size=128, dropout_rate=0.5))
   config.max_shift = 2  # augmentation: random translation in pixels
-  config.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
+  config.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-3))
   return config

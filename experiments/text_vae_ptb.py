@@ -38,7 +38,7 @@ def get_config():
   config.compute_dtype = 'float32'  # 'bfloat16': mixed precision (float32 params and optimiser)
 
   config.eval_num_sentences = 1000     # in-training evaluation: the first 1,000 test sentences
-  config.eval_importance_samples = 20  # k during training; gan_jax.evaluate uses 500
+  config.eval_importance_samples = 20  # k during training; gan_jax.evaluate's --importance_samples
   config.eval_chunk = 10               # importance samples per pass
   config.eval_batch_size = 25          # test sentences per pass
   return config

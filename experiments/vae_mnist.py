@@ -25,7 +25,7 @@ def get_config():
   config.kl_warmup_steps = 0           # KL weight 0 -> 1 linearly over these steps
   config.free_bits = 0.0               # nats per latent dimension
   # schedule 'burda': Burda et al.'s 3^i-epoch stages at 1e-3 * 10^(-i/7), fit to num_train_steps
-  config.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3,
+  config.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-3,
                                                     schedule='constant'))
 
   config.eval_importance_samples = 100   # k of the NLL estimate during training (cheap);

@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import metrics
+
 
 def lerp(z0, z1, t):
   """Linear path: (1 - t) z0 + t z1 for each t in `t` ([T] -> [T, d])."""
@@ -67,7 +69,6 @@ def sample_like(rng, means, logvars, n: int, spread: float = 1.0):
 def nearest(bank, queries, k: int):
   """For each of `queries` [q, d], the indices and Euclidean distances of the k rows of `bank`
   [N, d] closest to it: two [q, k] arrays."""
-  distances = jnp.sqrt(jnp.maximum(
-      jnp.sum(queries ** 2, -1)[:, None] - 2 * queries @ bank.T + jnp.sum(bank ** 2, -1), 0.0))
+  distances = jnp.sqrt(metrics.squared_distances(queries, bank))
   negated, order = jax.lax.top_k(-distances, k)
   return order, -negated

@@ -112,6 +112,33 @@ def bernoulli_log_likelihood(logits, x):
   return jnp.sum(ll.reshape(ll.shape[:-3] + (-1,)), axis=-1)
 
 
+def reparameterize(rng, mean, logvar, sample_shape=()):
+  """z = mean + sigma * eps, eps ~ N(0, I): draws of shape sample_shape + mean.shape from
+  N(mean, exp(logvar)), differentiable in mean and logvar."""
+  return mean + jnp.exp(0.5 * logvar) * jax.random.normal(rng, tuple(sample_shape) + mean.shape)
+
+
+def kl_term(mean, logvar, free_bits: float = 0.0):
+  """The KL term a VAE's loss minimises: the batch mean of the analytic KL, or with free_bits > 0
+  the free-bits KL."""
+  return free_bits_kl(mean, logvar, free_bits) if free_bits else jnp.mean(gaussian_kl(mean, logvar))
+
+
+def chunked_iwae_nll(log_weights_fn, rng, k: int, chunk: int, batch_size: int):
+  """-log (1/k) sum_i w_i per example from k importance samples drawn `chunk` at a time and
+  combined by a running logsumexp, so memory stays bounded for any k. log_weights_fn(rng, n)
+  returns [n, batch_size] log weights."""
+  if k % chunk:
+    raise ValueError(f'{k} importance samples must be a multiple of the chunk {chunk}')
+
+  def body(total, i):
+    log_w = log_weights_fn(jax.random.fold_in(rng, i), chunk)
+    return jnp.logaddexp(total, jax.nn.logsumexp(log_w, axis=0)), None
+
+  total, _ = jax.lax.scan(body, jnp.full((batch_size,), -jnp.inf), jnp.arange(k // chunk))
+  return jnp.log(k) - total
+
+
 def free_bits_kl(mean, logvar, free_bits: float):
   """KL with each latent dimension's batch-mean KL floored at free_bits nats (Kingma et al.
   2016), so the optimiser gains nothing by collapsing dimensions below it. Returns a scalar."""
@@ -132,10 +159,15 @@ def active_units(posterior_means, threshold: float = 0.01):
   return jnp.sum(jnp.var(posterior_means, axis=0) > threshold)
 
 
+def token_log_probs(logits, targets):
+  """log p(targets_t) at every position: [..., V] logits and [...] ids -> [...]."""
+  return jnp.take_along_axis(jax.nn.log_softmax(logits), targets[..., None], axis=-1)[..., 0]
+
+
 def sequence_log_likelihood(logits, targets, lengths):
   """sum_t log p(targets_t) over the first `lengths` positions: [B, L, V] logits, [B, L] ids,
   [B] lengths -> [B]. Padding positions contribute nothing."""
-  log_probs = jnp.take_along_axis(jax.nn.log_softmax(logits), targets[..., None], axis=-1)[..., 0]
+  log_probs = token_log_probs(logits, targets)
   mask = jnp.arange(targets.shape[1]) < lengths[:, None]
   return jnp.sum(jnp.where(mask, log_probs, 0.0), axis=-1)
 

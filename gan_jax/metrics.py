@@ -11,6 +11,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from gan_jax import chunking
+
 
 def gaussian_stats(features):
   """Mean and (unbiased) covariance of [N, D] features."""
@@ -47,35 +49,32 @@ def class_score(logits):
   return jnp.exp(jnp.mean(kl))
 
 
-def _squared_distances(a, b):
+def squared_distances(a, b):
+  """[n, m] squared Euclidean distances between the rows of a [n, d] and b [m, d]."""
   return jnp.maximum(jnp.sum(a * a, 1)[:, None] - 2.0 * a @ b.T + jnp.sum(b * b, 1)[None, :], 0.0)
-
-
-def _chunks(x, size):
-  return [x[i:i + size] for i in range(0, x.shape[0], size)]
 
 
 @functools.partial(jax.jit, static_argnums=2)
 def _kth_smallest_distance(queries, features, k: int):
   # k + 1: each query is itself in `features`, at distance 0.
-  return -jax.lax.top_k(-_squared_distances(queries, features), k + 1)[0][:, k]
+  return -jax.lax.top_k(-squared_distances(queries, features), k + 1)[0][:, k]
 
 
 @jax.jit
 def _inside_any_ball(queries, support, support_radii):
-  return jnp.any(_squared_distances(queries, support) <= support_radii[None], axis=1)
+  return jnp.any(squared_distances(queries, support) <= support_radii[None], axis=1)
 
 
-def knn_radii(features, k: int, chunk: int = 1000):
+def knn_radii(features, k: int, chunk: int = chunking.CHUNK):
   """Squared distance from each point to its k-th nearest other point in the same set."""
   return jnp.concatenate([_kth_smallest_distance(q, features, k)
-                          for q in _chunks(features, chunk)])
+                          for q in chunking.in_chunks(features, chunk)])
 
 
-def coverage(queries, support, support_radii, chunk: int = 1000):
+def coverage(queries, support, support_radii, chunk: int = chunking.CHUNK):
   """Share of queries inside at least one ball (support point, its k-NN radius)."""
   return float(jnp.mean(jnp.concatenate([_inside_any_ball(q, support, support_radii)
-                                         for q in _chunks(queries, chunk)])))
+                                         for q in chunking.in_chunks(queries, chunk)])))
 
 
 def precision_recall(real, fake, k: int = 3):

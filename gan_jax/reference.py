@@ -16,11 +16,11 @@ import jax
 import numpy as np
 
 from gan_jax import checkpoints
+from gan_jax import chunking
 from gan_jax import families
 from gan_jax import input_pipeline
 from gan_jax import metrics
 from gan_jax import models
-from gan_jax import tools
 
 ASSET = pathlib.Path(__file__).resolve().parent / 'assets' / 'mnist_classifier.msgpack'
 REFERENCE_SHA256 = 'a420b3ae932953261b292e558526d698d538200cd0df3a3b7f62a480af8ff697'
@@ -42,7 +42,7 @@ def make_apply_fn(module):
 
 def classify(apply_fn, params, images):
   """(logits, features) of [0, 1] images, a chunk at a time so any number of images fits."""
-  outputs = [jax.device_get(apply_fn(params, chunk)) for chunk in tools.in_chunks(images)]
+  outputs = [jax.device_get(apply_fn(params, chunk)) for chunk in chunking.in_chunks(images)]
   return tuple(np.concatenate(parts) for parts in zip(*outputs))
 
 

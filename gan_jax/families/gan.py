@@ -22,6 +22,7 @@ import optax
 import tqdm
 
 from gan_jax import augment
+from gan_jax import chunking
 from gan_jax import losses
 from gan_jax import models
 from gan_jax import reference
@@ -271,9 +272,9 @@ class GAN:
     labels = np.arange(num_samples) % self.num_classes if self.num_classes else None
     images = []
     g = jax.jit(self.sampling_generator)(state)
-    for start in tqdm.tqdm(range(0, num_samples, 1000), mininterval=5, desc='samples',
-                           unit='k', leave=False):
-      stop = min(start + 1000, num_samples)
+    for start in tqdm.tqdm(range(0, num_samples, chunking.CHUNK), mininterval=5,
+                           desc='samples', unit='chunk', leave=False):
+      stop = min(start + chunking.CHUNK, num_samples)
       z = self.sample_latents(jax.random.fold_in(key, start), stop - start)
       images.append(jax.device_get(self._generate_with(
           g, z, None if labels is None else labels[start:stop])))

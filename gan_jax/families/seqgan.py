@@ -2,7 +2,7 @@
 policy gradient, with Monte Carlo rollouts turning the discriminator's verdict on whole sequences
 into a reward for every token.
 
-One pure `train_step` runs the phase its step belongs to (`lax.switch`):
+One pure `train_step` per phase (the trainer compiles one for each; `phase_of(step)` says which):
   1. `g_pretrain_steps` of maximum likelihood on real sequences;
   2. `d_pretrain_steps` of discriminator training on real against generated sequences;
   3. adversarial steps: one policy-gradient update of G, whose reward for token t is D's mean
@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gan_jax import chunking
 from gan_jax import decoding
 from gan_jax import input_pipeline
 from gan_jax import losses
@@ -53,14 +54,14 @@ def token_log_probs(module, params, tokens):
   """[B, T] log G(y_t | y_<t) of given sequences, teacher-forced."""
   logits = decoding.teacher_forced_logits(module, params, decoding.decoder_inputs(tokens),
                                           jnp.zeros((tokens.shape[0], 0)))
-  return jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], axis=-1)[..., 0]
+  return losses.token_log_probs(logits, tokens)
 
 
 def sample_in_chunks(jitted_sample, params, rng, num: int, length: int) -> np.ndarray:
-  """[num, length] sequences from a jitted `sample_sequences`, 1,000 at a time."""
+  """[num, length] sequences from a jitted `sample_sequences`, a chunk at a time."""
   return np.concatenate([np.asarray(jitted_sample(params, jax.random.fold_in(rng, i),
-                                                  min(1000, num - i), length))
-                         for i in range(0, num, 1000)])
+                                                  min(chunking.CHUNK, num - i), length))
+                         for i in range(0, num, chunking.CHUNK)])
 
 
 class Oracle:
@@ -84,8 +85,8 @@ class Oracle:
 
   def nll(self, tokens) -> np.ndarray:
     """Per-sequence mean per-token NLL under the oracle (NLL-oracle when tokens come from G)."""
-    return np.concatenate([np.asarray(self._nll(self.params, tokens[i:i + 1000]))
-                           for i in range(0, len(tokens), 1000)])
+    return np.concatenate([np.asarray(self._nll(self.params, chunk))
+                           for chunk in chunking.in_chunks(tokens)])
 
 
 class SeqGAN:

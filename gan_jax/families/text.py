@@ -75,7 +75,7 @@ class TextVAE:
   def log_weights(self, params, tokens, lengths, rng, k: int):
     """[k, B] log p(x, z_i) - log q(z_i | x), z_i ~ q(z | x), decoded as one batch of k * B."""
     mean, logvar = self.posterior(params, tokens, lengths)
-    z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(rng, (k,) + mean.shape)
+    z = losses.reparameterize(rng, mean, logvar, (k,))
     batch = tokens.shape[0]
     log_px_z = self.log_likelihood(params, jnp.tile(tokens, (k, 1)), jnp.tile(lengths, k),
                                    z.reshape(k * batch, -1)).reshape(k, batch)
@@ -94,12 +94,10 @@ class TextVAE:
 
     def loss_fn(params):
       mean, logvar = self.posterior(params, tokens, lengths)
-      z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(z_key, mean.shape)
+      z = losses.reparameterize(z_key, mean, logvar)
       reconstruction = self.log_likelihood(params, tokens, lengths, z, inputs, dropout_key)
       kl = losses.gaussian_kl(mean, logvar)
-      kl_term = (losses.free_bits_kl(mean, logvar, config.free_bits) if config.free_bits
-                 else jnp.mean(kl))
-      loss = -jnp.mean(reconstruction) + weight * kl_term
+      loss = -jnp.mean(reconstruction) + weight * losses.kl_term(mean, logvar, config.free_bits)
       return loss, {'nll_bound': jnp.mean(kl - reconstruction), 'kl': jnp.mean(kl),
                     'reconstruction': jnp.mean(reconstruction),
                     'ppl_bound': jnp.exp(jnp.sum(kl - reconstruction) / jnp.sum(lengths))}
@@ -211,8 +209,6 @@ class TextVAE:
     params = state.networks['text_vae'].params
     k = config.eval_importance_samples if self.latent_dim else 1
     chunk = min(k, config.eval_chunk)
-    if k % chunk:
-      raise ValueError(f'eval_importance_samples {k} must be a multiple of eval_chunk {chunk}')
     out = {'nll': [], 'elbo': [], 'kl': [], 'reconstruction': [], 'mean': [], 'logvar': []}
     for start in tqdm.tqdm(range(0, len(order), config.eval_batch_size), mininterval=5,
                            desc='test NLL', unit='batch', leave=False):
@@ -228,8 +224,7 @@ class TextVAE:
     metrics['importance_samples'] = k
     metrics['sentences'] = len(order)
     if self.latent_dim:
-      z = out['mean'] + np.exp(0.5 * out['logvar']) * np.asarray(jax.random.normal(
-          jax.random.PRNGKey(config.seed + 5), out['mean'].shape))
+      z = losses.reparameterize(jax.random.PRNGKey(config.seed + 5), out['mean'], out['logvar'])
       metrics['mutual_information'] = float(losses.mutual_information(
           out['mean'], out['logvar'], z))
       metrics['active_units'] = int(losses.active_units(out['mean']))
@@ -255,13 +250,11 @@ def _evaluate_batch(model: TextVAE, params, tokens, lengths, key, k: int, chunk:
     return {'nll': -log_px, 'elbo': log_px, 'kl': zero, 'reconstruction': log_px,
             'mean': mean, 'logvar': logvar}
 
-  def body(total, i):
-    log_w = model.log_weights(params, tokens, lengths, jax.random.fold_in(nll_key, i), chunk)
-    return jnp.logaddexp(total, jax.nn.logsumexp(log_w, axis=0)), None
-
-  total, _ = jax.lax.scan(body, jnp.full((tokens.shape[0],), -jnp.inf), jnp.arange(k // chunk))
-  z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(elbo_key, mean.shape)
+  nll = losses.chunked_iwae_nll(
+      lambda rng, n: model.log_weights(params, tokens, lengths, rng, n), nll_key, k, chunk,
+      tokens.shape[0])
+  z = losses.reparameterize(elbo_key, mean, logvar)
   reconstruction = model.log_likelihood(params, tokens, lengths, z)
   kl = losses.gaussian_kl(mean, logvar)
-  return {'nll': jnp.log(k) - total, 'elbo': reconstruction - kl, 'kl': kl,
+  return {'nll': nll, 'elbo': reconstruction - kl, 'kl': kl,
           'reconstruction': reconstruction, 'mean': mean, 'logvar': logvar}

@@ -54,8 +54,7 @@ class VAE:
   def log_weights(self, params, x, rng, k: int):
     """[k, batch] log p(x, z_i) - log q(z_i | x) for z_i ~ q(z | x), and q's (mean, logvar)."""
     mean, logvar = self.module.apply({'params': params}, x, method=self.module.encode)
-    eps = jax.random.normal(rng, (k,) + mean.shape)
-    z = mean + jnp.exp(0.5 * logvar) * eps  # reparameterised
+    z = losses.reparameterize(rng, mean, logvar, (k,))
     logits = self.module.apply({'params': params}, z, method=self.module.decode)
     log_px_z = losses.bernoulli_log_likelihood(logits, x)
     log_pz = losses.gaussian_log_density(z, 0.0, jnp.zeros_like(z))
@@ -67,7 +66,7 @@ class VAE:
     binarize_key, sample_key = jax.random.split(rng)
     x = binarize(batch['image'], binarize_key)
     config = self.config
-    kl_weight = jnp.minimum(1.0, (state.step + 1) / max(config.kl_warmup_steps, 1))
+    kl_weight = losses.kl_weight(state.step, 'linear', config.kl_warmup_steps)
 
     def loss_fn(params):
       k = config.num_importance_samples if config.objective == 'iwae' else 1
@@ -76,9 +75,8 @@ class VAE:
       if config.objective == 'iwae':
         loss = -jnp.mean(losses.iwae_bound(log_w))
       else:
-        kl_term = (losses.free_bits_kl(mean, logvar, config.free_bits) if config.free_bits
-                   else jnp.mean(kl))
-        loss = -jnp.mean(log_px_z[0]) + kl_weight * kl_term
+        loss = (-jnp.mean(log_px_z[0])
+                + kl_weight * losses.kl_term(mean, logvar, config.free_bits))
       return loss, {'elbo': jnp.mean(log_px_z[0] - kl), 'kl': jnp.mean(kl),
                     'reconstruction': jnp.mean(log_px_z[0])}
 
@@ -119,8 +117,6 @@ class VAE:
     x_all = binarize(test, jax.random.PRNGKey(self.config.seed + 3))
     k = self.config.eval_importance_samples
     chunk = min(k, self.config.eval_chunk)
-    if k % chunk:
-      raise ValueError(f'eval_importance_samples {k} must be a multiple of eval_chunk {chunk}')
     per_example = {'nll': [], 'elbo': [], 'kl': [], 'reconstruction': [], 'mean': []}
     for start in tqdm.tqdm(range(0, len(test), self.config.eval_batch_size), mininterval=5,
                            desc=f'test NLL (k={k})', unit='batch', leave=False):
@@ -141,13 +137,9 @@ def _evaluate_batch(model: VAE, params, x, key, k: int, chunk: int):
   """Per-example NLL estimate from k importance samples, taken `chunk` at a time and combined by
   a running logsumexp so memory stays bounded; and the one-sample ELBO terms."""
   nll_key, elbo_key = jax.random.split(key)
-
-  def body(total, i):
-    log_w, _ = model.log_weights(params, x, jax.random.fold_in(nll_key, i), chunk)
-    return jnp.logaddexp(total, jax.nn.logsumexp(log_w, axis=0)), None
-
-  total, _ = jax.lax.scan(body, jnp.full((x.shape[0],), -jnp.inf), jnp.arange(k // chunk))
+  nll = losses.chunked_iwae_nll(lambda rng, n: model.log_weights(params, x, rng, n)[0], nll_key,
+                                k, chunk, x.shape[0])
   _, (mean, logvar, log_px_z) = model.log_weights(params, x, elbo_key, 1)
   kl = losses.gaussian_kl(mean, logvar)
-  return {'nll': jnp.log(k) - total, 'elbo': log_px_z[0] - kl, 'kl': kl,
+  return {'nll': nll, 'elbo': log_px_z[0] - kl, 'kl': kl,
           'reconstruction': log_px_z[0], 'mean': mean}

@@ -9,10 +9,11 @@ import numpy as np
 from PIL import Image
 
 from gan_jax import families
+from gan_jax.chunking import in_chunks
 from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import reference
-from gan_jax.tools import GenerateError, in_chunks
+from gan_jax.tools import GenerateError
 from gan_jax.writers import GRID_COLUMNS as COLUMNS
 
 MODES = ('samples', 'reconstruct', 'interpolate', 'arithmetic', 'like')
