@@ -207,20 +207,26 @@ def test_augmentation_is_differentiable_and_reaches_d():
     augment.parse_policy('translation,flip')
 
 
-def test_r1_through_the_penalty_discriminator_equals_the_phase_form():
-  """R1 differentiates D twice through XLA's own convolutions (the phase-form input gradient is
-  slow to differentiate again); same parameters, same penalty and same parameter gradient."""
+@pytest.mark.parametrize('penalty', ['r1', 'gradient_penalty'])
+def test_penalties_through_the_penalty_discriminator_equal_the_phase_form(penalty):
+  """R1 and WGAN-GP differentiate D twice through XLA's own convolutions (the phase-form input
+  gradient is slow to differentiate again); same parameters, same penalty and same parameter
+  gradient."""
   # 16 channels into D's second convolution: the phase form is used there.
   model = gan.GAN(tiny_dcgan(**{'discriminator.base_features': 16}))
   assert model.penalty_discriminator.phase_form_input_gradient is False
   x = jax.random.uniform(jax.random.PRNGKey(0), (4, 28, 28, 1), minval=-1, maxval=1)
+  fake = jax.random.uniform(jax.random.PRNGKey(2), (4, 28, 28, 1), minval=-1, maxval=1)
   params = model.discriminator.init(jax.random.PRNGKey(1), x, train=False)['params']
 
-  def r1_of(module):
-    return lambda p: losses.r1_penalty(lambda x: module.apply({'params': p}, x, train=False), x)
+  def penalty_of(module):
+    d_fn = lambda p: lambda x: module.apply({'params': p}, x, train=False)
+    if penalty == 'r1':
+      return lambda p: losses.r1_penalty(d_fn(p), x)
+    return lambda p: losses.gradient_penalty(d_fn(p), x, fake, jax.random.PRNGKey(3))
 
-  value, grads = jax.value_and_grad(r1_of(model.penalty_discriminator))(params)
-  expected_value, expected_grads = jax.value_and_grad(r1_of(model.discriminator))(params)
+  value, grads = jax.value_and_grad(penalty_of(model.penalty_discriminator))(params)
+  expected_value, expected_grads = jax.value_and_grad(penalty_of(model.discriminator))(params)
   np.testing.assert_allclose(value, expected_value, rtol=1e-5)
   assert_trees_close(grads, expected_grads, rtol=1e-4, atol=1e-7)
   assert float(value) > 0

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.linalg
 
 from gan_jax import metrics
 
@@ -17,6 +18,19 @@ def test_frechet_distance_matches_the_gaussian_closed_form():
   b = mu + s * rng.normal(size=(200_000, d))
   expected = np.sum(mu ** 2) + d * (1 - s) ** 2
   assert metrics.frechet_distance_of(a, b) == pytest.approx(expected, rel=0.02)
+
+
+def test_frechet_distance_with_non_commuting_covariances_against_float64_scipy():
+  rng = np.random.default_rng(3)
+  d = 12
+  a, b = rng.normal(size=(d, d)), rng.normal(size=(d, d))
+  cov1, cov2 = a @ a.T + 0.1 * np.eye(d), b @ b.T + 0.1 * np.eye(d)
+  assert not np.allclose(cov1 @ cov2, cov2 @ cov1)  # a shared eigenbasis would hide errors
+  mean1, mean2 = rng.normal(size=d), rng.normal(size=d)
+  expected = (np.sum((mean1 - mean2) ** 2) + np.trace(cov1 + cov2)
+              - 2 * np.trace(scipy.linalg.sqrtm(cov1 @ cov2).real))
+  got = metrics.frechet_distance(*(np.asarray(x, np.float32) for x in (mean1, cov1, mean2, cov2)))
+  assert float(got) == pytest.approx(expected, rel=1e-4)
 
 
 def test_class_score_extremes():

@@ -1,5 +1,7 @@
 """compute_dtype=bfloat16: every family computes in bfloat16 and keeps float32 parameters and
 optimiser states, and its step stays close to the float32 step."""
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,6 +31,29 @@ def _batch(config):
           'label': rng.integers(0, 10, 16).astype(np.int32)}
 
 
+def _bfloat16_products(model, state, batch) -> int:
+  """Matrix products and convolutions of the traced train step that compute in bfloat16."""
+  step = (functools.partial(model.train_step, phase=model.phase_of(0))
+          if isinstance(model, families.TrainsInPhases) else model.train_step)
+  jaxpr = jax.make_jaxpr(step)(state, batch, jax.random.PRNGKey(0))
+  count = 0
+
+  def visit(jaxpr):
+    nonlocal count
+    for eqn in jaxpr.eqns:
+      if eqn.primitive.name in ('dot_general', 'conv_general_dilated'):
+        count += any(v.aval.dtype == jnp.bfloat16 for v in eqn.invars)
+      for param in eqn.params.values():
+        for sub in (param if isinstance(param, (list, tuple)) else [param]):
+          if hasattr(sub, 'eqns'):
+            visit(sub)
+          elif hasattr(sub, 'jaxpr'):
+            visit(sub.jaxpr)
+
+  visit(jaxpr.jaxpr)
+  return count
+
+
 @pytest.mark.parametrize('name,overrides', FAMILIES)
 def test_bfloat16_step_is_close_to_float32(name, overrides, devices):
   results = {}
@@ -38,6 +63,9 @@ def test_bfloat16_step_is_close_to_float32(name, overrides, devices):
     mesh = train.make_mesh(devices[:1])
     state = train.create_state(model, config, mesh)
     before = jax.device_get(state)
+    bfloat16_products = _bfloat16_products(model, before, _batch(config))
+    # bfloat16 really is used, and only when asked for.
+    assert (bfloat16_products > 0) == (dtype == 'bfloat16'), (dtype, bfloat16_products)
     after, metrics = train.make_train_step(model, mesh)(state, _batch(config))
     results[dtype] = (before, jax.device_get(after), jax.device_get(metrics))
   (before, f32, m32), (_, b16, m16) = results['float32'], results['bfloat16']

@@ -205,8 +205,10 @@ def test_text_vae_trains_and_evaluates_on_the_shared_trainer(tiny_text_run):
   assert (workdir / 'samples' / 'step_0000004.txt').read_text().count('\n') == 10
   result = families.build(config).evaluate(state)
   assert result['sentences'] == 32 and result['importance_samples'] == 4
-  assert result['nll'] <= -result['elbo'] + 2.0  # the importance-sampled NLL is the tighter bound
-  assert result['elbo'] == pytest.approx(result['reconstruction'] - result['kl'], rel=1e-4)
+  one_sample = families.build(tiny_config('text_vae_ptb', **{
+      **TINY_TEXT, 'eval_importance_samples': 1, 'eval_chunk': 1})).evaluate(state)
+  # 4 importance samples bound the NLL more tightly than one (the one-sample ELBO estimate).
+  assert result['nll'] < one_sample['nll'], (result['nll'], one_sample['nll'])
   assert result['ppl'] > 1 and 0 <= result['active_units'] <= 32
   assert 0 <= result['mutual_information'] <= math.log(32) + 0.1
 
