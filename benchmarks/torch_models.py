@@ -63,14 +63,18 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-  """Conv 64 / Conv 128 (5x5, s2, 'SAME' = padding 2), LeakyReLU(0.2), dropout 0.3, Dense 1."""
+  """Conv 64 / Conv 128 (5x5, s2, 'SAME' = padding 2), LeakyReLU(0.2), dropout 0.3, then (with
+  hidden_features) Dense + LeakyReLU(0.2), then Dense 1."""
 
-  def __init__(self, f=64, channels=1, dropout_rate=0.3):
+  def __init__(self, f=64, channels=1, dropout_rate=0.3, hidden_features=0):
     super().__init__()
+    flat = 7 * 7 * 2 * f
+    head = ([nn.Linear(flat, hidden_features), nn.LeakyReLU(0.2), nn.Linear(hidden_features, 1)]
+            if hidden_features else [nn.Linear(flat, 1)])
     self.net = nn.Sequential(
         nn.Conv2d(channels, f, 5, stride=2, padding=2), nn.LeakyReLU(0.2), nn.Dropout(dropout_rate),
         nn.Conv2d(f, 2 * f, 5, stride=2, padding=2), nn.LeakyReLU(0.2), nn.Dropout(dropout_rate),
-        nn.Flatten(), nn.Linear(7 * 7 * 2 * f, 1))
+        nn.Flatten(), *head)
     _init_like_flax(self)
 
   def forward(self, x):
@@ -177,7 +181,8 @@ def make_step(config, device: str):
   if config.model == 'dcgan':
     g = DCGANGenerator(config.latent_dim, config.generator.base_features)
     d = DCGANDiscriminator(config.discriminator.base_features,
-                           dropout_rate=config.discriminator.dropout_rate)
+                           dropout_rate=config.discriminator.dropout_rate,
+                           hidden_features=config.discriminator.hidden_features)
   elif config.model == 'mlp_gan':
     g = MLPGenerator(config.latent_dim, tuple(config.generator.hidden_sizes))
     d = MLPDiscriminator(tuple(config.discriminator.hidden_sizes))

@@ -11,6 +11,8 @@ def get_config():
   config.num_train_steps = 10_000
   config.eval_every_steps = 1000
   config.log_every_steps = 50
+  config.generator.base_features = 64  # the tutorial's networks
+  config.discriminator.hidden_features = 0
   config.discriminator.dropout_rate = 0.3
   config.optimizer.update(dict(g_learning_rate=2e-4, d_learning_rate=2e-4, b1=0.5, b2=0.999,
                                schedule='constant'))
