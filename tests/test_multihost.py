@@ -62,7 +62,9 @@ def test_two_processes_equal_one_process_and_resume(tmp_path, devices):
   one = train.train_and_evaluate(config4, str(tmp_path / 'one'), devices=devices[:2])
   state, data = _restore(two, config4, devices[:2])
   assert int(state.step) == 4 and data == {'next_batch': 4}
-  assert_trees_close(state, jax.device_get(one), rtol=1e-4, atol=1e-5)
+  # atol: a tenth of one Adam step (lr 1e-3). Two processes all-reduce in another order, and
+  # Adam (b1=0) turns float noise in near-zero gradients into a visible share of a step.
+  assert_trees_close(state, jax.device_get(one), rtol=1e-4, atol=1e-4)
   # Only process 0 wrote logs and sample grids.
   lines = (two / 'metrics.jsonl').read_text().splitlines()
   assert [json.loads(l)['step'] for l in lines] == [2, 4]
@@ -76,4 +78,4 @@ def test_two_processes_equal_one_process_and_resume(tmp_path, devices):
   straight = train.train_and_evaluate(config6, str(tmp_path / 'straight'), devices=devices[:2])
   state, data = _restore(two, config6, devices[:2])
   assert int(state.step) == 6 and data == {'next_batch': 6}
-  assert_trees_close(state, jax.device_get(straight), rtol=1e-4, atol=1e-5)
+  assert_trees_close(state, jax.device_get(straight), rtol=1e-4, atol=1e-4)
