@@ -8,10 +8,11 @@ Every stabiliser is a config switch read here, used by the one train step:
 `optimizer.g_learning_rate` / `optimizer.d_learning_rate` (TTUR), `optimizer.schedule`
 (constant or cosine decay to 0 over the run), `optimizer.grad_clip_norm` (each network's
 gradient clipped to this global norm), `r1_every` (lazy R1: the penalty every N steps, weighted
-N times), `augment` (DiffAugment policy for D's inputs, gan_jax/augment.py). `num_classes` > 0 makes both
-networks class-conditional; `classifier_weight` adds AC-GAN's auxiliary classifier (D learns the
-real images' classes, G is pushed to be classified as the class it was asked for). `sampling_batch_norm` chooses the statistics a BatchNorm generator
-samples with (see SAMPLING_BATCH_NORM).
+N times), `augment` (DiffAugment policy for D's inputs, gan_jax/augment.py). `num_classes` > 0
+makes both networks class-conditional; `classifier_weight` adds AC-GAN's auxiliary classifier (D
+learns the real images' classes, G is pushed to be read as the class it was asked for).
+`sampling_batch_norm` chooses the statistics a BatchNorm generator samples with (see
+SAMPLING_BATCH_NORM).
 """
 import functools
 

@@ -1,15 +1,13 @@
 """Latent tools on image runs (GANs and VAEs alike, through gan_jax.families' GeneratesImages and
 EncodesImages): prior samples, reconstructions, interpolations, latent arithmetic, "more like
 these". Each returns (images in [0, 1], grid columns, measurements for the JSON line)."""
-import itertools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from gan_jax import chunking
 from gan_jax import families
-from gan_jax.chunking import in_chunks
 from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import reference
@@ -109,7 +107,7 @@ def interpolate(model, state, rng, endpoints, num_pairs: int, steps: int):
 
 def _encode_means(model, state, images):
   """Posterior means of any number of images, encoded a chunk at a time."""
-  return jnp.concatenate([model.encode(state, chunk)[0] for chunk in in_chunks(images)])
+  return jnp.concatenate([model.encode(state, chunk)[0] for chunk in chunking.in_chunks(images)])
 
 
 def _latent_bank(model, state, rng, dataset: str):
@@ -122,10 +120,10 @@ def _latent_bank(model, state, rng, dataset: str):
   z_key, label_key = jax.random.split(rng)
   z = model.sample_latents(z_key, GAN_BANK_SIZE)
   labels = model.sample_labels(label_key, GAN_BANK_SIZE)
-  images = np.concatenate([np.asarray(model.generate(state, z_chunk, label_chunk))
-                           for z_chunk, label_chunk in zip(
-                               in_chunks(z), in_chunks(labels) if labels is not None
-                               else itertools.repeat(None))])
+  step = chunking.CHUNK
+  images = np.concatenate([np.asarray(model.generate(
+      state, z[i:i + step], None if labels is None else labels[i:i + step]))
+      for i in range(0, GAN_BANK_SIZE, step)])
   return z, (np.asarray(labels) if labels is not None else _classes(images)), images
 
 
