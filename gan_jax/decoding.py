@@ -1,5 +1,5 @@
 """Decoding helpers shared by the text families: teacher-forced logits of a recurrent decoder,
-its inputs, and fast categorical sampling. The decoding strategies every text tool offers are
+its inputs, its free-running unroll, and fast categorical sampling. The decoding strategies every text tool offers are
 STRATEGIES."""
 import jax
 import jax.numpy as jnp
@@ -38,3 +38,28 @@ def teacher_forced_logits(module, params, inputs, z, dropout_rng=None):
   step = lambda carry, x: apply(carry, x, z, method=module.step_embedded)
   _, hidden = jax.lax.scan(step, apply(z, method=module.initial_carry), embedded)  # [L, B, H]
   return apply(jnp.swapaxes(hidden, 0, 1), method=module.logits, key=output_key, train=train)
+
+
+def unroll(module, params, z, rng, length: int, next_token):
+  """[B, length] tokens of a `SentenceVAE` decoder run from <bos> on latents z ([B, 0] for a
+  language model), each step feeding back `next_token(t, key, logits)` ([B] ids from the [B, V]
+  logits of step t and a key of its own)."""
+  apply = lambda *args, method: module.apply({'params': params}, *args, method=method)
+
+  def step(state, inputs):
+    carry, token = state
+    t, key = inputs
+    carry, hidden = apply(carry, token, z, method=module.step)
+    token = next_token(t, key, apply(hidden, method=module.logits)).astype(jnp.int32)
+    return (carry, token), token
+
+  start = (apply(z, method=module.initial_carry),
+           jnp.full((z.shape[0],), Vocabulary.BOS, jnp.int32))
+  _, tokens = jax.lax.scan(step, start, (jnp.arange(length), jax.random.split(rng, length)))
+  return tokens.T
+
+
+def pad_after_eos(tokens):
+  """[B, L] tokens with every position after the first <eos> set to <pad>."""
+  eos = tokens == Vocabulary.EOS
+  return jnp.where(jnp.cumsum(eos, axis=1) - eos > 0, Vocabulary.PAD, tokens)

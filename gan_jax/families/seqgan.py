@@ -32,22 +32,11 @@ def sample_sequences(module, params, rng, num: int, length: int, prefix=None, pr
                      temperature: float = 1.0):
   """[num, length] tokens sampled from a `SentenceVAE` language model; the first
   prefix_length[i] tokens of row i are copied from prefix[i] instead (Monte Carlo rollouts)."""
-  apply = lambda *args, method: module.apply({'params': params}, *args, method=method)
-  z = jnp.zeros((num, 0))
   if prefix is None:
     prefix, prefix_length = jnp.zeros((num, length), jnp.int32), jnp.zeros((num,), jnp.int32)
-
-  def step(state, inputs):
-    carry, token = state
-    t, key = inputs
-    carry, hidden = apply(carry, token, z, method=module.step)
-    logits = apply(hidden, method=module.logits) / temperature
-    token = jnp.where(t < prefix_length, prefix[:, t], decoding.sample_categorical(key, logits))
-    return (carry, token), token
-
-  start = (apply(z, method=module.initial_carry), jnp.full((num,), Vocabulary.BOS, jnp.int32))
-  _, tokens = jax.lax.scan(step, start, (jnp.arange(length), jax.random.split(rng, length)))
-  return tokens.T
+  next_token = lambda t, key, logits: jnp.where(
+      t < prefix_length, prefix[:, t], decoding.sample_categorical(key, logits / temperature))
+  return decoding.unroll(module, params, jnp.zeros((num, 0)), rng, length, next_token)
 
 
 def token_log_probs(module, params, tokens):

@@ -123,26 +123,18 @@ class TextVAE:
                        f'{", ".join(decoding.STRATEGIES)}')
     rng = jax.random.PRNGKey(0) if rng is None else rng
 
-    def step(state, key):
-      carry, token, done = state
-      carry, hidden = self._apply(params, carry, token, z, method=self.module.step)
-      logits = self._apply(params, hidden, method=self.module.logits)
+    def next_token(t, key, logits):
+      del t
       if strategy == 'greedy':
-        token = jnp.argmax(logits, axis=-1)
-      else:
-        logits = logits / temperature
-        if top_k:
-          kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
-          logits = jnp.where(logits < kth, -jnp.inf, logits)
-        token = decoding.sample_categorical(key, logits)
-      token = jnp.where(done, Vocabulary.PAD, token)
-      return (carry, token, done | (token == Vocabulary.EOS)), token
+        return jnp.argmax(logits, axis=-1)
+      logits = logits / temperature
+      if top_k:
+        kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
+        logits = jnp.where(logits < kth, -jnp.inf, logits)
+      return decoding.sample_categorical(key, logits)
 
-    batch = z.shape[0]
-    start = (self._apply(params, z, method=self.module.initial_carry),
-             jnp.full((batch,), Vocabulary.BOS), jnp.zeros((batch,), bool))
-    _, tokens = jax.lax.scan(step, start, jax.random.split(rng, max_length))
-    return tokens.T
+    tokens = decoding.unroll(self.module, params, z, rng, max_length, next_token)
+    return decoding.pad_after_eos(tokens)
 
   def _beam_search(self, params, z, max_length: int, width: int):
     """The highest-scoring sequence (sum of log-probabilities) among `width` beams per latent.
