@@ -1,6 +1,6 @@
 """Decoding helpers shared by the text families: teacher-forced logits of a recurrent decoder,
-its inputs, its free-running unroll, and fast categorical sampling. The decoding strategies every text tool offers are
-STRATEGIES."""
+its inputs, its free-running unroll, and fast categorical sampling. The decoding strategies
+every text tool offers are STRATEGIES."""
 import jax
 import jax.numpy as jnp
 

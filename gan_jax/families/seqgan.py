@@ -24,7 +24,6 @@ from gan_jax import decoding
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
-from gan_jax.input_pipeline import Vocabulary
 from gan_jax.state import Network, TrainState
 
 
