@@ -269,3 +269,55 @@ def test_auxiliary_classifier_losses_by_hand():
                              + 2.0 * g_classifier, rtol=1e-4)
   with pytest.raises(ValueError, match='set num_classes'):
     gan.GAN(tiny_dcgan(classifier_weight=1.0))
+
+
+def test_categorical_code_losses_by_hand_and_its_latents():
+  """InfoGAN's code: G's latents end in a one-hot of a uniform code; D's loss adds Q's
+  cross-entropy on the fake batch before D's update, G's loss the updated Q's on the same codes."""
+  config = tiny_dcgan(code_classes=10, info_weight=0.5)
+  model = families.build(config)
+  z = np.asarray(model.sample_latents(jax.random.PRNGKey(5), 4000))
+  assert z.shape == (4000, config.latent_dim + 10)
+  codes = z[:, config.latent_dim:]
+  np.testing.assert_array_equal(codes.sum(-1), 1.0)
+  np.testing.assert_array_equal(np.isin(codes, (0.0, 1.0)), True)
+  assert np.all(np.abs(codes.mean(0) - 0.1) < 0.02)  # uniform over the 10 values
+  assert abs(z[:, :config.latent_dim].std() - 1.0) < 0.02
+
+  state = model.init(jax.random.PRNGKey(0))
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  rng = jax.random.PRNGKey(3)
+  new_state, metrics = jax.jit(model.train_step)(state, batch, rng)
+  keys = jax.random.split(rng, gan.NUM_STEP_KEYS)
+  z = model.sample_latents(keys[0], 16)
+  g = state.networks['generator']
+  fake = model.generator.apply(g.variables(), z, None, train=True, mutable=['batch_stats'])[0]
+
+  def q_logits(d_params):
+    logits, sown = model.discriminator.apply({'params': d_params}, fake, None, train=False,
+                                             mutable=['intermediates'])
+    return logits, sown['intermediates']['code_logits'][0]
+
+  codes = np.argmax(np.asarray(z)[:, config.latent_dim:], -1)
+  np.testing.assert_allclose(
+      metrics['d_info'], _cross_entropy(q_logits(state.networks['discriminator'].params)[1],
+                                        codes), rtol=1e-4)
+  logits, q_after = q_logits(new_state.networks['discriminator'].params)
+  g_info = _cross_entropy(q_after, codes)
+  np.testing.assert_allclose(metrics['g_info'], g_info, rtol=1e-4)
+  np.testing.assert_allclose(metrics['g_loss'], losses.generator_non_saturating(logits)
+                             + 0.5 * g_info, rtol=1e-4)
+
+
+def test_code_grid_rows_hold_one_code_each():
+  model, state = trained(tiny_dcgan(code_classes=3), steps=1)
+  grid = np.asarray(model.sample_grid(state))
+  assert grid.shape[0] == 3 * gan.GRID_COLUMNS
+  noise = model.sample_latents(jax.random.PRNGKey(model.config.seed + 1), grid.shape[0])
+  noise = noise[:, :model.config.latent_dim]
+  for code in range(3):
+    z = model.with_codes(noise, jnp.full((grid.shape[0],), code))
+    rows = slice(code * gan.GRID_COLUMNS, (code + 1) * gan.GRID_COLUMNS)
+    np.testing.assert_allclose(grid[rows], np.asarray(model.generate(state, z))[rows], atol=1e-6)
+  with pytest.raises(ValueError, match='use one of the two'):
+    gan.GAN(tiny_dcgan(code_classes=3, num_classes=10))

@@ -11,6 +11,9 @@ gradient clipped to this global norm), `r1_every` (lazy R1: the penalty every N 
 N times), `augment` (DiffAugment policy for D's inputs, gan_jax/augment.py). `num_classes` > 0
 makes both networks class-conditional; `classifier_weight` adds AC-GAN's auxiliary classifier (D
 learns the real images' classes, G is pushed to be read as the class it was asked for).
+`code_classes` > 0 appends InfoGAN's categorical code (a one-hot, uniform over this many values)
+to G's noise and adds the mutual-information loss (weight `info_weight`): D's Q head learns to
+read the code back from G's samples, and G to make it readable, without labels (Chen et al. 2016).
 `sampling_batch_norm` chooses the statistics a BatchNorm generator samples with (see
 SAMPLING_BATCH_NORM).
 """
@@ -78,6 +81,11 @@ class GAN:
     self.classifier_weight = config.get('classifier_weight', 0.0)
     if self.classifier_weight and not self.num_classes:
       raise ValueError('classifier_weight needs a class-conditional GAN: set num_classes too')
+    self.code_classes = config.get('code_classes', 0)
+    self.info_weight = config.get('info_weight', 1.0)
+    if self.code_classes and self.num_classes:
+      raise ValueError('code_classes and num_classes both set: a conditional GAN is told its '
+                       'classes; use one of the two')
     self.r1_weight = config.get('r1_weight', 0.0)
     self.r1_every = config.get('r1_every', 1)
     if self.r1_every < 1:
@@ -113,7 +121,7 @@ class GAN:
     g_key, d_key, rng = jax.random.split(rng, 3)
     # A batch of 4 for init: minibatch stddev groups samples by 4.
     labels = jnp.zeros((4,), jnp.int32) if self.num_classes else None
-    g_vars = self.generator.init(g_key, jnp.zeros((4, self.config.latent_dim)), labels,
+    g_vars = self.generator.init(g_key, jnp.zeros((4, self.latent_width)), labels,
                                  train=False)
     d_vars = self.discriminator.init(d_key, jnp.zeros((4, *self.image_shape)), labels,
                                      train=False)
@@ -123,8 +131,25 @@ class GAN:
       networks['generator_ema'] = networks['generator'].replace(opt_state=())
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, networks=networks)
 
+  @property
+  def latent_width(self) -> int:
+    """G's input width: the noise, and the categorical code's one-hot when on."""
+    return self.config.latent_dim + self.code_classes
+
+  def with_codes(self, noise, codes):
+    """Noise [n, latent_dim] and integer codes [n] -> G's latents [n, latent_width]."""
+    return jnp.concatenate([noise, jax.nn.one_hot(codes, self.code_classes)], axis=-1)
+
+  def codes_of(self, z):
+    """The categorical codes [n] of latents [n, latent_width]."""
+    return jnp.argmax(z[:, self.config.latent_dim:], axis=-1)
+
   def sample_latents(self, rng, n: int):
-    return jax.random.normal(rng, (n, self.config.latent_dim))
+    noise_key, code_key = jax.random.split(rng)
+    noise = jax.random.normal(noise_key, (n, self.config.latent_dim))
+    if not self.code_classes:
+      return noise
+    return self.with_codes(noise, jax.random.randint(code_key, (n,), 0, self.code_classes))
 
   def sample_labels(self, rng, n: int):
     return jax.random.randint(rng, (n,), 0, self.num_classes) if self.num_classes else None
@@ -140,6 +165,10 @@ class GAN:
 
   def _classifier_loss(self, sown, labels):
     return losses.classifier_cross_entropy(sown['class_logits'], labels)
+
+  def _code_loss(self, sown, z):
+    """InfoGAN's bound on -I(code; G(z)) up to the code's constant entropy: Q's cross-entropy."""
+    return losses.classifier_cross_entropy(sown['code_logits'], self.codes_of(z))
 
   def train_step(self, state: TrainState, batch, rng):
     """One D update on real and fake batches, then one G update against the updated D.
@@ -168,7 +197,7 @@ class GAN:
       # Real and fake in separate calls, so batch statistics (minibatch stddev) never mix them.
       real_logits, real_sown, d_stats = self._discriminate(d, d_params, seen_real, real_labels,
                                                            keys[2])
-      fake_logits, _, d_stats = self._discriminate(d.replace(batch_stats=d_stats), d_params,
+      fake_logits, fake_sown, d_stats = self._discriminate(d.replace(batch_stats=d_stats), d_params,
                                                    self.augment(fake, keys[8]), fake_labels,
                                                    keys[3])
       loss = self.d_loss_fn(real_logits, fake_logits)
@@ -176,6 +205,9 @@ class GAN:
       if self.classifier_weight:  # D's classifier learns from real images only
         terms['d_classifier'] = self._classifier_loss(real_sown, real_labels)
         loss += self.classifier_weight * terms['d_classifier']
+      if self.code_classes:  # Q learns to read the code back from G's samples
+        terms['d_info'] = self._code_loss(fake_sown, z)
+        loss += self.info_weight * terms['d_info']
       critic = lambda labels: lambda x: self.penalty_discriminator.apply(
           {'params': d_params, 'batch_stats': d_stats}, x, labels, train=False)
       if self.r1_weight:
@@ -210,6 +242,9 @@ class GAN:
       if self.classifier_weight:
         g_terms['g_classifier'] = self._classifier_loss(fake_sown, fake_labels)
         loss += self.classifier_weight * g_terms['g_classifier']
+      if self.code_classes:
+        g_terms['g_info'] = self._code_loss(fake_sown, z)
+        loss += self.info_weight * g_terms['g_info']
       return loss, g_terms
 
     (g_loss_value, g_terms), fake_grads = jax.value_and_grad(g_loss, has_aux=True)(fake)
@@ -257,13 +292,15 @@ class GAN:
 
   def sample_grid(self, state: TrainState, num_samples: int = GRID_COLUMNS ** 2):
     """Samples from fixed noise (the same at every call of a run), for the PNG grids; with
-    classes, one row per class."""
-    if self.num_classes:
-      labels = jnp.repeat(jnp.arange(self.num_classes), GRID_COLUMNS)
-      num_samples = labels.shape[0]
-    else:
-      labels = None
+    classes, one row per class, and with a categorical code one row per code value."""
+    rows = self.num_classes or self.code_classes
+    if rows:
+      num_samples = rows * GRID_COLUMNS
+    labels = jnp.repeat(jnp.arange(rows), GRID_COLUMNS) if self.num_classes else None
     z = self.sample_latents(jax.random.PRNGKey(self.config.seed + 1), num_samples)
+    if self.code_classes:
+      z = self.with_codes(z[:, :self.config.latent_dim],
+                          jnp.repeat(jnp.arange(rows), GRID_COLUMNS))
     return self.generate(state, z, labels)
 
   def evaluation_images(self, state: TrainState, num_samples: int):

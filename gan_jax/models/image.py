@@ -23,8 +23,9 @@ def _with_labels(z, labels, num_classes: int):
 def _discriminator_head(module: nn.Module, features, labels, train: bool):
   """Features -> one logit; with classes, plus the projection <embed(y), features> (Miyato &
   Koyama 2018). Sows the features into 'intermediates' for feature matching, and with
-  `auxiliary_classifier` the class logits of a Dense layer on them (AC-GAN, Odena et al. 2017).
-  Called inside the discriminator's compact method, so its layers are the discriminator's own."""
+  `auxiliary_classifier` the class logits of a Dense layer on them (AC-GAN, Odena et al. 2017),
+  with `code_classes` the logits of InfoGAN's Q head for the generator's categorical code (Chen
+  et al. 2016; a Dense layer on D's features, the body shared). Called inside the discriminator's compact method, so its layers are the discriminator's own."""
   module.sow('intermediates', 'features', features)
   dense = nn.Dense(1, dtype=module.dtype)
   logits = maybe_spectral(dense, module.spectral_norm)(features, train)[:, 0]
@@ -34,6 +35,9 @@ def _discriminator_head(module: nn.Module, features, labels, train: bool):
     if module.auxiliary_classifier:
       module.sow('intermediates', 'class_logits', nn.Dense(
           module.num_classes, dtype=module.dtype)(features).astype(jnp.float32))
+  if module.code_classes:
+    module.sow('intermediates', 'code_logits', nn.Dense(
+        module.code_classes, dtype=module.dtype, name='code_head')(features).astype(jnp.float32))
   return logits.astype(jnp.float32)
 
 
@@ -60,6 +64,7 @@ class MLPDiscriminator(nn.Module):
   hidden_sizes: Sequence[int] = (128, 128, 100)
   num_classes: int = 0
   auxiliary_classifier: bool = False
+  code_classes: int = 0
   spectral_norm: bool = False
   minibatch_stddev: bool = False
   dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
@@ -117,6 +122,7 @@ class DCGANDiscriminator(nn.Module):
   hidden_features: int = 0
   num_classes: int = 0
   auxiliary_classifier: bool = False
+  code_classes: int = 0
   spectral_norm: bool = False
   minibatch_stddev: bool = False
   # The phase-form input gradient speeds up D's first-order gradients; differentiating through
@@ -149,7 +155,8 @@ def build_gan(config) -> tuple[nn.Module, nn.Module]:
   dtype = compute_dtype(config)
   g = dict(config.generator.to_dict(), num_classes=classes, dtype=dtype)
   d = dict(config.discriminator.to_dict(), num_classes=classes, dtype=dtype,
-           auxiliary_classifier=config.get('classifier_weight', 0.0) > 0)
+           auxiliary_classifier=config.get('classifier_weight', 0.0) > 0,
+           code_classes=config.get('code_classes', 0))
   if config.model == 'mlp_gan':
     return MLPGenerator(**g), MLPDiscriminator(**d)
   if config.model == 'dcgan':
