@@ -135,9 +135,10 @@ class GANStep:
     real = images_uint8.float() / 255.0
     real = 2.0 * real - 1.0 if self.tanh_output else real
     z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
-    with torch.no_grad():
-      fake = self.g(z)  # D's update; G's below runs G again (the JAX step runs G once)
-    real_logits, fake_logits = self.d(real), self.d(fake)
+    # PyTorch's DCGAN example: G runs once; D learns from the detached batch, and G's loss goes
+    # through the updated D to that same batch (what the JAX step computes).
+    fake = self.g(z)
+    real_logits, fake_logits = self.d(real), self.d(fake.detach())
     d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
               + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
     self.d_opt.zero_grad(set_to_none=True)
@@ -145,7 +146,7 @@ class GANStep:
     self.d_opt.step()
 
     self.d.requires_grad_(False)
-    logits = self.d(self.g(z))
+    logits = self.d(fake)
     g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
     self.g_opt.zero_grad(set_to_none=True)
     g_loss.backward()

@@ -14,6 +14,7 @@ def get_config():
   # classifier on the conv features judge the digit).
   config.generator.base_features = 64
   config.discriminator.hidden_features = 0
+  config.batch_size = 64
   config.num_train_steps = 4500
   config.eval_every_steps = 1500
   return config

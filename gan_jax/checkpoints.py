@@ -3,6 +3,7 @@
 Orbax writes each step into a temporary folder and renames it when complete, so a run killed at
 any moment leaves only whole checkpoints behind, and the next run resumes from the newest.
 """
+import json
 import logging as py_logging
 import os
 
@@ -62,6 +63,55 @@ def restore_config(manager, step: int | None = None):
     raise CheckpointError(f'the config of checkpoint {manager.directory}/{step} cannot be read '
                           f'({type(e).__name__}: {str(e)[:200]}).') from None
   return ml_collections.ConfigDict(config)
+
+
+# What a resumed run may change: its length, logging, checkpointing and evaluation. Any other
+# field changes what the checkpoint means (networks, losses, optimiser, data order).
+RESUMABLE_FIELDS = ('num_train_steps', 'log_every_steps', 'checkpoint_every_steps',
+                    'sample_every_steps', 'max_checkpoints_to_keep', 'sampling_batch_norm',
+                    'max_decode_length')
+
+
+def _flat(tree: dict, prefix: str = '') -> dict:
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_flat(value, f'{prefix}{key}.'))
+    else:
+      out[prefix + key] = value
+  return out
+
+
+def config_changes(saved: dict, config) -> dict:
+  """{field: (saved value, new value)} for every field `config` changes from a checkpoint's
+  config. A field one side lacks (a switch added after the checkpoint was written) is not a
+  change."""
+  old = _flat(saved)
+  new = _flat(json.loads(json.dumps(config.to_dict())))  # tuples as the saved JSON has them
+  return {k: (old[k], new[k]) for k in sorted(old.keys() & new.keys()) if old[k] != new[k]}
+
+
+def _resumable(field: str) -> bool:
+  return field in RESUMABLE_FIELDS or field.startswith('eval_')
+
+
+def check_resumable(manager, config) -> None:
+  """Raises CheckpointError when resuming the newest checkpoint with `config` would change what
+  the checkpoint means (says which fields, and how to carry on); logs the harmless changes."""
+  changes = config_changes(restore_config(manager).to_dict(), config)
+  listed = lambda fields: '; '.join(f'{k}: {changes[k][0]!r} -> {changes[k][1]!r}'
+                                    for k in fields)
+  harmless = [k for k in changes if _resumable(k)]
+  if harmless:
+    logging.info('Resuming with changed %s.', listed(harmless))
+  meaningful = [k for k in changes if not _resumable(k)]
+  if meaningful:
+    flags = ' '.join(f'--config.{k}={json.dumps(changes[k][0], separators=(",", ":"))}'
+                     for k in meaningful)
+    raise CheckpointError(
+        f'{manager.directory} holds a run with another config ({listed(meaningful)}), which '
+        f'changes what its checkpoints mean. Resume it with its own values ({flags}), or train '
+        'in a fresh --workdir.')
 
 
 def abstract_like(state, sharding):

@@ -151,6 +151,7 @@ def train_and_evaluate(config, workdir: str, devices=None):
   is_chief = jax.process_index() == 0
   manager = checkpoints.make_manager(workdir, config.max_checkpoints_to_keep)
   if manager.latest_step() is not None:
+    checkpoints.check_resumable(manager, config)
     abstract = checkpoints.abstract_like(state, NamedSharding(mesh, P()))
     state, data_state, _ = checkpoints.restore(manager, abstract)
     batches.set_state(data_state)

@@ -1,7 +1,14 @@
-"""Test setup: 8 virtual CPU devices (set before JAX starts) and the real datasets if present."""
+"""Test setup: 8 virtual CPU devices (set before JAX starts), a compilation cache shared by the
+suite's processes, and the real datasets if present."""
 import os
 import pathlib
 
+# Many tests (and the command-line runs they start) compile the same tiny train steps; XLA's
+# persistent cache lets every later compilation of one reuse the first. Environment variables,
+# so subprocesses inherit them; in .pytest_cache, so a rerun of the suite starts warm.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', str(
+    pathlib.Path(__file__).resolve().parents[1] / '.pytest_cache' / 'jax_compilation'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.2')
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8').strip()
 _SHARED = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'datasets'

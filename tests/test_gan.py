@@ -162,6 +162,25 @@ def test_cosine_schedule_reaches_zero_at_the_last_step():
                          jax.tree.leaves(state.networks['generator'].params)[0])
 
 
+def test_schedule_steps_sets_the_span_and_a_longer_one_stops_short_of_zero():
+  """A cosine over 4 steps in a 2-step run: rates 1e-3 and 8.5e-4 (over 2 steps the second would
+  be 5e-4), and the run trains exactly as the first 2 steps of a 4-step run."""
+  base = {'optimizer.schedule': 'cosine', 'optimizer.d_learning_rate': 1e-3}
+  spans = {}
+  for steps, span in [(2, 4), (4, 0)]:
+    config = tiny_mlp_gan(num_train_steps=steps, **base, **{'optimizer.schedule_steps': span})
+    rate = schedules.from_config(config.optimizer, 1e-3, config.num_train_steps)
+    spans[(steps, span)] = [float(rate(i)) for i in range(2)]
+    state = _init(config)
+    second, _ = _one_step(config, _one_step(config, state, 1)[0], 2)
+    first = jax.tree.leaves(state.networks['discriminator'].params)[0]
+    spans[(steps, span)].append(np.asarray(jax.tree.leaves(
+        second.networks['discriminator'].params)[0] - first))
+  assert spans[(2, 4)][:2] == pytest.approx([1e-3, 1e-3 * (1 + np.cos(np.pi / 4)) / 2])
+  assert spans[(2, 4)][:2] == spans[(4, 0)][:2]
+  np.testing.assert_allclose(spans[(2, 4)][2], spans[(4, 0)][2], rtol=1e-6, atol=1e-9)
+
+
 def test_burda_schedule_stages():
   # 3,280 "epochs" of one step each: Burda et al.'s stage ends, 3^0 + ... + 3^i epochs.
   assert schedules.burda_boundaries(3280) == [1, 4, 13, 40, 121, 364, 1093]

@@ -6,11 +6,12 @@ Every stabiliser is a config switch read here, used by the one train step:
 `feature_matching`, `discriminator.spectral_norm`, `discriminator.minibatch_stddev`,
 `ema_decay` (sample and evaluate with an EMA of G's weights), and separate learning rates
 `optimizer.g_learning_rate` / `optimizer.d_learning_rate` (TTUR), `optimizer.schedule`
-(constant or cosine decay to 0 over the run), `optimizer.grad_clip_norm` (each network's
-gradient clipped to this global norm), `r1_every` (lazy R1: the penalty every N steps, weighted
-N times), `augment` (DiffAugment policy for D's inputs, gan_jax/augment.py). `num_classes` > 0
-makes both networks class-conditional; `classifier_weight` adds AC-GAN's auxiliary classifier (D
-learns the real images' classes, G is pushed to be read as the class it was asked for).
+(constant or cosine decay to 0 over the run, or over `optimizer.schedule_steps` when set),
+`optimizer.grad_clip_norm` (each network's gradient clipped to this global norm), `r1_every`
+(lazy R1: the penalty every N steps, weighted N times), `augment` (DiffAugment policy for D's
+inputs, gan_jax/augment.py). `num_classes` > 0 makes both networks class-conditional;
+`classifier_weight` adds AC-GAN's auxiliary classifier (D learns the real images' classes, G is
+pushed to be read as the class it was asked for).
 `code_classes` > 0 appends InfoGAN's categorical code (a one-hot, uniform over this many values)
 to G's noise and adds the mutual-information loss (weight `info_weight`): D's Q head learns to
 read the code back from G's samples, and G to make it readable, without labels (Chen et al. 2016).
@@ -105,8 +106,7 @@ class GAN:
   def _optimizer(self, learning_rate: float) -> optax.GradientTransformation:
     """Adam for one network, with the config's schedule and gradient clipping."""
     opt, steps = self.config.optimizer, self.config.num_train_steps
-    adam = optax.adam(schedules.learning_rate(opt.get('schedule', 'constant'), learning_rate,
-                                              steps), b1=opt.b1, b2=opt.b2)
+    adam = optax.adam(schedules.from_config(opt, learning_rate, steps), b1=opt.b1, b2=opt.b2)
     clip = opt.get('grad_clip_norm', 0.0)
     return optax.chain(optax.clip_by_global_norm(clip), adam) if clip else adam
 
@@ -145,10 +145,10 @@ class GAN:
     return jnp.argmax(z[:, self.config.latent_dim:], axis=-1)
 
   def sample_latents(self, rng, n: int):
+    if not self.code_classes:  # the key used whole: latents of a key stay what they were
+      return jax.random.normal(rng, (n, self.config.latent_dim))
     noise_key, code_key = jax.random.split(rng)
     noise = jax.random.normal(noise_key, (n, self.config.latent_dim))
-    if not self.code_classes:
-      return noise
     return self.with_codes(noise, jax.random.randint(code_key, (n,), 0, self.code_classes))
 
   def sample_labels(self, rng, n: int):

@@ -42,9 +42,7 @@ class TextVAE:
     self.latent_dim = config.text_model.latent_dim
     self.has_encoder = self.latent_dim > 0
     opt = config.optimizer
-    # Runs written before the schedule switch existed restore with a constant rate.
-    learning_rate = schedules.learning_rate(opt.get('schedule', 'constant'), opt.learning_rate,
-                                            config.num_train_steps)
+    learning_rate = schedules.from_config(opt, opt.learning_rate, config.num_train_steps)
     self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(learning_rate))
 
   def init(self, rng) -> TrainState:

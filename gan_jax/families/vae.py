@@ -40,9 +40,7 @@ class VAE:
     self.module = VAE_MODULES[config.model](**config.vae.to_dict(),
                                             dtype=models.compute_dtype(config))
     opt = config.optimizer
-    # Runs written before the schedule switch existed trained at a constant rate.
-    self.tx = optax.adam(schedules.learning_rate(opt.get('schedule', 'constant'),
-                                                 opt.learning_rate, config.num_train_steps),
+    self.tx = optax.adam(schedules.from_config(opt, opt.learning_rate, config.num_train_steps),
                          eps=1e-4)
 
   def init(self, rng) -> TrainState:
