@@ -8,6 +8,7 @@ import logging as py_logging
 import os
 
 from absl import logging
+from flax import traverse_util
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
@@ -72,22 +73,13 @@ RESUMABLE_FIELDS = ('num_train_steps', 'log_every_steps', 'checkpoint_every_step
                     'max_decode_length')
 
 
-def _flat(tree: dict, prefix: str = '') -> dict:
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flat(value, f'{prefix}{key}.'))
-    else:
-      out[prefix + key] = value
-  return out
-
-
 def config_changes(saved: dict, config) -> dict:
   """{field: (saved value, new value)} for every field `config` changes from a checkpoint's
   config. A field one side lacks (a switch added after the checkpoint was written) is not a
   change."""
-  old = _flat(saved)
-  new = _flat(json.loads(json.dumps(config.to_dict())))  # tuples as the saved JSON has them
+  old = traverse_util.flatten_dict(saved, sep='.')
+  # Through JSON, so tuples compare as the saved lists.
+  new = traverse_util.flatten_dict(json.loads(json.dumps(config.to_dict())), sep='.')
   return {k: (old[k], new[k]) for k in sorted(old.keys() & new.keys()) if old[k] != new[k]}
 
 

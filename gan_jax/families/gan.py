@@ -197,9 +197,9 @@ class GAN:
       # Real and fake in separate calls, so batch statistics (minibatch stddev) never mix them.
       real_logits, real_sown, d_stats = self._discriminate(d, d_params, seen_real, real_labels,
                                                            keys[2])
-      fake_logits, fake_sown, d_stats = self._discriminate(d.replace(batch_stats=d_stats), d_params,
-                                                   self.augment(fake, keys[8]), fake_labels,
-                                                   keys[3])
+      fake_logits, fake_sown, d_stats = self._discriminate(
+          d.replace(batch_stats=d_stats), d_params, self.augment(fake, keys[8]), fake_labels,
+          keys[3])
       loss = self.d_loss_fn(real_logits, fake_logits)
       terms = {}
       if self.classifier_weight:  # D's classifier learns from real images only
@@ -294,14 +294,13 @@ class GAN:
     """Samples from fixed noise (the same at every call of a run), for the PNG grids; with
     classes, one row per class, and with a categorical code one row per code value."""
     rows = self.num_classes or self.code_classes
+    row_index = jnp.repeat(jnp.arange(rows), GRID_COLUMNS)
     if rows:
       num_samples = rows * GRID_COLUMNS
-    labels = jnp.repeat(jnp.arange(rows), GRID_COLUMNS) if self.num_classes else None
     z = self.sample_latents(jax.random.PRNGKey(self.config.seed + 1), num_samples)
     if self.code_classes:
-      z = self.with_codes(z[:, :self.config.latent_dim],
-                          jnp.repeat(jnp.arange(rows), GRID_COLUMNS))
-    return self.generate(state, z, labels)
+      z = self.with_codes(z[:, :self.config.latent_dim], row_index)
+    return self.generate(state, z, row_index if self.num_classes else None)
 
   def evaluation_images(self, state: TrainState, num_samples: int):
     """(images in [0, 1], labels or None) generated from fixed evaluation noise; with classes,

@@ -25,7 +25,8 @@ def _discriminator_head(module: nn.Module, features, labels, train: bool):
   Koyama 2018). Sows the features into 'intermediates' for feature matching, and with
   `auxiliary_classifier` the class logits of a Dense layer on them (AC-GAN, Odena et al. 2017),
   with `code_classes` the logits of InfoGAN's Q head for the generator's categorical code (Chen
-  et al. 2016; a Dense layer on D's features, the body shared). Called inside the discriminator's compact method, so its layers are the discriminator's own."""
+  et al. 2016; a Dense layer on D's features, the body shared). Called inside the
+  discriminator's compact method, so its layers are the discriminator's own."""
   module.sow('intermediates', 'features', features)
   dense = nn.Dense(1, dtype=module.dtype)
   logits = maybe_spectral(dense, module.spectral_norm)(features, train)[:, 0]
