@@ -137,9 +137,16 @@ def load_examples(dataset: str, split: str) -> dict[str, np.ndarray]:
   if dataset not in BUILDERS:
     raise DataError(f'unknown dataset {dataset!r}; known: {", ".join(BUILDERS)}')
   tfds.disable_progress_bar()
-  builder = BUILDERS[dataset](data_dir=os.environ.get('TFDS_DATA_DIR'), file_format='array_record')
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=raw_data_dir(dataset)))
+  make_builder = functools.partial(
+      BUILDERS[dataset], data_dir=os.environ.get('TFDS_DATA_DIR'), file_format='array_record')
+  builder = make_builder()
+  try:
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=raw_data_dir(dataset)))
+  except FileExistsError:
+    # Another process (a second host, a job beside this one) prepared it first: theirs is
+    # complete, since TFDS moves a finished preparation into place in one rename.
+    builder = make_builder()
   source = builder.as_data_source(split)
   examples = source.__getitems__(range(len(source)))
   return {key: np.stack([ex[key] for ex in examples]) for key in examples[0]}

@@ -74,3 +74,40 @@ def test_missing_data_says_what_to_do(tmp_path, monkeypatch):
   finally:
     input_pipeline.load_split.cache_clear()
     input_pipeline.load_examples.cache_clear()
+
+
+
+class TinyBuilder(tfds.core.GeneratorBasedBuilder):
+  VERSION = tfds.core.Version('1.0.0')
+
+  def _info(self):
+    return tfds.core.DatasetInfo(
+        builder=self,
+        features=tfds.features.FeaturesDict({'x': tfds.features.Tensor(shape=(), dtype=np.int64)}))
+
+  def _split_generators(self, dl_manager):
+    return {'train': self._generate_examples()}
+
+  def _generate_examples(self):
+    for i in range(5):
+      yield i, {'x': i}
+
+
+def test_a_preparation_finished_by_another_process_is_used(tmp_path, monkeypatch):
+  # Two hosts (or two jobs) preparing one TFDS folder: the one that loses the race to rename
+  # its finished copy into place gets FileExistsError, and must read the winner's copy.
+  monkeypatch.setenv('TFDS_DATA_DIR', str(tmp_path / 'tfds'))
+  prepare = TinyBuilder.download_and_prepare
+
+  def prepared_by_another_process(self, **kwargs):
+    prepare(self, **kwargs)
+    raise FileExistsError('Destination .../1.0.0 already exists.')
+
+  monkeypatch.setattr(TinyBuilder, 'download_and_prepare', prepared_by_another_process)
+  monkeypatch.setitem(input_pipeline.BUILDERS, 'tiny', TinyBuilder)
+  input_pipeline.load_examples.cache_clear()
+  try:
+    values = input_pipeline.load_examples('tiny', 'train')['x']
+  finally:
+    input_pipeline.load_examples.cache_clear()
+  np.testing.assert_array_equal(np.sort(values), range(5))
