@@ -1,4 +1,5 @@
-"""Sample-quality metrics on a fixed classifier's outputs, as pure JAX functions.
+"""Sample-quality metrics on a fixed classifier's outputs, as pure functions (JAX; FID in
+float64 NumPy).
 
 * Frechet distance between Gaussians fitted to two feature sets (FID when the features are the
   reference classifier's penultimate layer; TF-GAN's `mnist_frechet_distance` on its logits).
@@ -10,34 +11,37 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gan_jax import chunking
 
 
 def gaussian_stats(features):
-  """Mean and (unbiased) covariance of [N, D] features."""
-  features = jnp.asarray(features, jnp.float32)
+  """Mean and (unbiased) covariance of [N, D] features, in float64 on the host: the accelerator's
+  default matmul precision (TF32 on GPU, bf16 passes on TPU) must not move FID."""
+  features = np.asarray(features, np.float64)
   mean = features.mean(0)
   centred = features - mean
   return mean, centred.T @ centred / (features.shape[0] - 1)
 
 
 def _psd_sqrt(matrix):
-  eigenvalues, vectors = jnp.linalg.eigh(matrix)
-  return (vectors * jnp.sqrt(jnp.clip(eigenvalues, 0.0))) @ vectors.T
+  eigenvalues, vectors = np.linalg.eigh(matrix)
+  return (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ vectors.T
 
 
-@jax.jit
-def frechet_distance(mean1, cov1, mean2, cov2):
-  """|m1 - m2|^2 + tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2), via symmetric eigendecompositions."""
+def frechet_distance(mean1, cov1, mean2, cov2) -> float:
+  """|m1 - m2|^2 + tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2), via symmetric eigendecompositions, in
+  float64."""
+  mean1, cov1, mean2, cov2 = (np.asarray(x, np.float64) for x in (mean1, cov1, mean2, cov2))
   sqrt_cov1 = _psd_sqrt(cov1)
   middle = sqrt_cov1 @ cov2 @ sqrt_cov1
-  trace_sqrt = jnp.sum(jnp.sqrt(jnp.clip(jnp.linalg.eigvalsh((middle + middle.T) / 2), 0.0)))
-  return jnp.sum((mean1 - mean2) ** 2) + jnp.trace(cov1) + jnp.trace(cov2) - 2.0 * trace_sqrt
+  trace_sqrt = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)))
+  return float(np.sum((mean1 - mean2) ** 2) + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_sqrt)
 
 
-def frechet_distance_of(features1, features2):
-  return float(frechet_distance(*gaussian_stats(features1), *gaussian_stats(features2)))
+def frechet_distance_of(features1, features2) -> float:
+  return frechet_distance(*gaussian_stats(features1), *gaussian_stats(features2))
 
 
 @jax.jit

@@ -29,8 +29,18 @@ def test_frechet_distance_with_non_commuting_covariances_against_float64_scipy()
   mean1, mean2 = rng.normal(size=d), rng.normal(size=d)
   expected = (np.sum((mean1 - mean2) ** 2) + np.trace(cov1 + cov2)
               - 2 * np.trace(scipy.linalg.sqrtm(cov1 @ cov2).real))
-  got = metrics.frechet_distance(*(np.asarray(x, np.float32) for x in (mean1, cov1, mean2, cov2)))
-  assert float(got) == pytest.approx(expected, rel=1e-4)
+  assert metrics.frechet_distance(mean1, cov1, mean2, cov2) == pytest.approx(expected, rel=1e-9)
+
+
+def test_frechet_distance_of_features_far_from_zero_is_float64_exact():
+  # Features with a large shared offset and a small spread: covariances taken in float32 (or
+  # TF32/bf16 matmul passes on an accelerator) lose the spread to rounding.
+  rng = np.random.default_rng(4)
+  a = 1000.0 + rng.normal(size=(2000, 8)) * 0.05
+  b = 1000.0 + rng.normal(size=(2000, 8)) * 0.1 + 0.01
+  expected = (np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(np.cov(a.T) + np.cov(b.T))
+              - 2 * np.trace(scipy.linalg.sqrtm(np.cov(a.T) @ np.cov(b.T)).real))
+  assert metrics.frechet_distance_of(a, b) == pytest.approx(expected, rel=1e-6)
 
 
 def test_class_score_extremes():
