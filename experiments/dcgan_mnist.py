@@ -6,8 +6,8 @@ G: z(100) -> Dense 7*7*256 -> BN/LeakyReLU -> ConvT 128 (5x5, s1) -> ConvT 64 (5
 D: Conv 64 (5x5, s2) -> Conv 128 (5x5, s2), LeakyReLU -> Dense 1024, LeakyReLU -> Dense 1 (logit).
 Non-saturating BCE on logits; Adam(1e-3, b1=0, b2=0.99) for each network with a cosine decay
 over 16,000 steps, stopped at 10,000; lazy R1 (gamma 1, every 16 steps) on D; samples and
-evaluation from an EMA (0.995) of G's weights with BatchNorm statistics recomputed for them.
-Global batch 32, 10,000 steps: 44.8 minutes of the 2-core CPU, FID 16.29 (docs/gan_recipes.md).
+evaluation from an EMA (0.998) of G's weights with BatchNorm statistics recomputed for them.
+Global batch 32, 10,000 steps: 44.8 minutes of the 2-core CPU; FID 12.72 (docs/gan_recipes.md).
 The tutorial's own recipe and networks (batch 256, Adam 2e-4 / b1 0.5, D dropout 0.3) are
 `dcgan_mnist_tf`.
 """
@@ -47,5 +47,5 @@ def get_config():
   config.optimizer.schedule_steps = 16_000
   config.r1_weight = 1.0
   config.r1_every = 16
-  config.ema_decay = 0.995
+  config.ema_decay = 0.998  # half-life ~350 steps; 0.995 measured 2.8 FID worse at 10,000
   return config
