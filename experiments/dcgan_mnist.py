@@ -47,5 +47,5 @@ def get_config():
   config.optimizer.schedule_steps = 16_000
   config.r1_weight = 1.0
   config.r1_every = 16
-  config.ema_decay = 0.998  # half-life ~350 steps; 0.995 measured 2.8 FID worse at 10,000
+  config.ema_decay = 0.998  # half-life ~350 steps; 0.995: FID 16.29 at 10,000
   return config
