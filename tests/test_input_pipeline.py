@@ -76,7 +76,6 @@ def test_missing_data_says_what_to_do(tmp_path, monkeypatch):
     input_pipeline.load_examples.cache_clear()
 
 
-
 class TinyBuilder(tfds.core.GeneratorBasedBuilder):
   VERSION = tfds.core.Version('1.0.0')
 
