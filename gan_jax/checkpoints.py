@@ -5,9 +5,9 @@ any moment leaves only whole checkpoints behind, and the next run resumes from t
 """
 import json
 import logging as py_logging
-import os
 
 from absl import logging
+from etils import epath
 from flax import traverse_util
 import jax
 import ml_collections
@@ -29,8 +29,14 @@ def quiet_orbax_logging() -> None:
   logging.get_absl_handler().addFilter(_LibraryInfoFilter())
 
 
-def checkpoint_dir(workdir: str) -> str:
-  return os.path.join(os.path.abspath(workdir), 'checkpoints')
+def absolute(path) -> epath.Path:
+  """A local or cloud (gs://...) path as orbax needs it: local paths made absolute."""
+  path = epath.Path(path)
+  return path if path.is_absolute() else path.resolve()
+
+
+def checkpoint_dir(workdir) -> epath.Path:
+  return absolute(workdir) / 'checkpoints'
 
 
 def make_manager(workdir: str, max_to_keep: int = 3, read_only: bool = False):
@@ -114,7 +120,7 @@ def abstract_like(state, sharding):
 def restore(manager, abstract_state, step: int | None = None):
   """Returns (state, data_state, config_dict) of `step` (default: the newest)."""
   step = manager.latest_step() if step is None else step
-  path = os.path.join(str(manager.directory), str(step))
+  path = epath.Path(manager.directory) / str(step)
   try:
     restored = manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract_state),

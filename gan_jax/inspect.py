@@ -8,11 +8,11 @@ moment norms). `--json` prints one JSON object instead; `--diff OTHER` compares 
 another leaf by leaf. Everything is read with orbax and JSON alone: arrays come back as numpy.
 """
 import json
-import pathlib
 import sys
 
 from absl import app
 from absl import flags
+from etils import epath
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -40,7 +40,7 @@ class InspectError(RuntimeError):
 def locate(path: str, step: int | None = None):
   """(workdir or None, checkpoints folder, steps present, chosen step) for any of the three
   kinds of DIR."""
-  path = pathlib.Path(path).resolve()
+  path = checkpoints.absolute(path)
   if not path.is_dir():
     raise InspectError(f'{path} is not a directory.')
   if (path / 'checkpoints').is_dir():
@@ -65,7 +65,7 @@ def locate(path: str, step: int | None = None):
   return workdir, root, steps, step
 
 
-def read_checkpoint(step_dir: pathlib.Path):
+def read_checkpoint(step_dir: epath.Path):
   """(state as nested dicts of numpy arrays, config dict, data-iterator dict)."""
   for item in ('state', 'config'):
     if not (step_dir / item).is_dir():

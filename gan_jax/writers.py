@@ -1,8 +1,10 @@
-"""Run outputs: scalars to TensorBoard and metrics.jsonl, and PNG grids of images."""
+"""Run outputs: scalars to TensorBoard and metrics.jsonl, and PNG grids of images.
+
+Paths go through etils.epath, so a workdir may be local or on cloud storage (gs://...)."""
 import json
-import os
 import time
 
+from etils import epath
 import numpy as np
 from PIL import Image
 import tensorboardX
@@ -13,15 +15,20 @@ class MetricWriter:
 
   Each JSON line also carries `wall_time` (Unix seconds) and `start_time` (when this writer, i.e.
   this training session, started), so time-to-quality plots can add up the sessions of a resumed
-  run exactly (gan_jax.plot)."""
+  run exactly (gan_jax.plot).
+
+  metrics.jsonl is rewritten whole (to a temporary file, then renamed) at every write: cloud
+  storage cannot append, and a run killed mid-write leaves the previous complete file."""
 
   def __init__(self, workdir: str, enabled: bool = True):
     self._enabled = enabled
     self._start_time = time.time()
     if enabled:
-      os.makedirs(workdir, exist_ok=True)
-      self._tb = tensorboardX.SummaryWriter(workdir)
-      self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+      workdir = epath.Path(workdir)
+      workdir.mkdir(parents=True, exist_ok=True)
+      self._tb = tensorboardX.SummaryWriter(str(workdir))
+      self._jsonl = workdir / 'metrics.jsonl'
+      self._rows = self._jsonl.read_text().splitlines(True) if self._jsonl.exists() else []
 
   def write_scalars(self, step: int, scalars: dict[str, float]) -> None:
     if not self._enabled:
@@ -29,14 +36,15 @@ class MetricWriter:
     for name, value in scalars.items():
       self._tb.add_scalar(name, value, step)
     row = {'step': step, **scalars, 'wall_time': time.time(), 'start_time': self._start_time}
-    self._jsonl.write(json.dumps(row) + '\n')
-    self._jsonl.flush()
+    self._rows.append(json.dumps(row) + '\n')
+    partial = self._jsonl.with_name(self._jsonl.name + '.tmp')
+    partial.write_text(''.join(self._rows))
+    partial.replace(self._jsonl)
     self._tb.flush()
 
   def close(self) -> None:
     if self._enabled:
       self._tb.close()
-      self._jsonl.close()
 
 
 GRID_SCALE = 3  # pixels per image pixel in saved grids: 84 px per 28x28 digit
@@ -62,11 +70,14 @@ def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2,
 def save_image_grid(path: str, images: np.ndarray, columns: int | None = None,
                     scale: int = GRID_SCALE) -> None:
   grid = image_grid(np.asarray(images, np.float32), columns, scale=scale)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
+  path = epath.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with path.open('wb') as f:
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(
+        f, format=Image.registered_extensions().get(path.suffix.lower(), 'PNG'))
 
 
 def save_text(path: str, lines) -> None:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, 'w', encoding='utf-8') as f:
-    f.writelines(line + '\n' for line in lines)
+  path = epath.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(''.join(line + '\n' for line in lines), encoding='utf-8')

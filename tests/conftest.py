@@ -1,5 +1,5 @@
 """Test setup: 8 virtual CPU devices (set before JAX starts), a compilation cache shared by the
-suite's processes, and the real datasets if present."""
+suite's processes, GPU memory taken as needed, and the real datasets if present."""
 import os
 import pathlib
 
@@ -9,6 +9,9 @@ import pathlib
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', str(
     pathlib.Path(__file__).resolve().parents[1] / '.pytest_cache' / 'jax_compilation'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.2')
+# On a GPU the suite's workers and the processes they start share one device: each takes the
+# memory it needs instead of XLA's default 75% up front.
+os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8').strip()
 _SHARED = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'datasets'
