@@ -116,12 +116,18 @@ class PreemptionHandler:
     self.received = signal.Signals(signum).name
     logging.warning('%s received: saving a checkpoint, then exiting.', self.received)
 
-  def agreed(self) -> str | None:
+  # With several processes the flags are gathered every SYNC_EVERY steps, not every step: a
+  # gather waits for the step on every host, so doing it each step would stall dispatch.
+  SYNC_EVERY = 10
+
+  def agreed(self, step: int) -> str | None:
     """The signal, once any process has received one. Processes must stop at the same step (a
-    checkpoint is a collective save), so with several processes the flag is all-gathered every
-    step; every process then saves and exits together."""
+    checkpoint is a collective save), so with several processes the flag is all-gathered at
+    every SYNC_EVERY-th step; every process then saves and exits together."""
     if jax.process_count() == 1:
       return self.received
+    if step % self.SYNC_EVERY:
+      return None
     # Decide on the gathered flags alone: a signal landing after the gather counts next step.
     flags = multihost_utils.process_allgather(np.array(self.received is not None))
     if not np.any(flags):
@@ -177,10 +183,11 @@ def train_and_evaluate(config, workdir: str, devices=None):
         train_steps[phase] = make_train_step(model, mesh, step)
       state, metrics = train_steps[phase](state, global_batch(next(batches), mesh))
       step += 1
-      stop = preemption.agreed()
+      stop = preemption.agreed(step)
       if window_metrics:
         # At most two steps in flight: the host still prepares the next batch while the device
-        # works, and a preemption signal is acted on within a step or two, not a log window.
+        # works, and a preemption signal is acted on within a step or two (SYNC_EVERY steps
+        # with several processes), not a log window.
         jax.block_until_ready(window_metrics[-1])
       window_metrics.append(metrics)
       done = step == config.num_train_steps
@@ -215,7 +222,7 @@ def train_and_evaluate(config, workdir: str, devices=None):
     manager.close()
     writer.close()
     preemption.restore()
-  if preemption.received:
+  if stop:
     logging.warning('Stopped by %s at step %d; rerun with the same --workdir to resume.',
-                    preemption.received, step)
+                    stop, step)
   return state

@@ -1,7 +1,10 @@
-"""Two processes on 127.0.0.1 (CPU, gloo collectives) train as one job, resume as one, and
-match one process that trains the same global batches on the same number of devices."""
+"""Two processes on 127.0.0.1 (CPU, gloo collectives) train as one job, resume as one, stop
+together when one is preempted, and match one process that trains the same global batches on
+the same number of devices."""
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +21,7 @@ from test_train import assert_trees_close
 OVERRIDES = {'batch_size': 16, 'log_every_steps': 2, 'eval_every_steps': 0,
              'checkpoint_every_steps': 2, 'sample_every_steps': 2,
              'generator.base_features': 4, 'discriminator.base_features': 4,
-             # The run is extended from 4 to 6 steps on resume; a cosine schedule over
+             # The run is extended from 4 steps on resume; a cosine schedule over
              # num_train_steps would change under it (an 'extended' run is another schedule).
              'optimizer.schedule': 'constant'}
 
@@ -29,17 +32,21 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _train_two_processes(workdir, num_train_steps: int):
+def _start_two_processes(workdir, num_train_steps: int):
   port = _free_port()
   env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
   flags = [f'--config.{k}={v}' for k, v in {**OVERRIDES,
                                             'num_train_steps': num_train_steps}.items()]
-  procs = [subprocess.Popen(
+  return [subprocess.Popen(
       [sys.executable, '-m', 'gan_jax.main', '--config=dcgan_mnist', f'--workdir={workdir}',
        f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2', f'--process_id={i}',
        *flags], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
       for i in range(2)]
+
+
+def _finish(procs, first_lines=()):
   outputs = [p.communicate(timeout=300)[0] for p in procs]
+  outputs[0] = ''.join(first_lines) + outputs[0]
   for p, out in zip(procs, outputs):
     assert p.returncode == 0, out[-3000:]
   return outputs
@@ -55,23 +62,36 @@ def _restore(workdir, config, devices):
 
 
 @requires_mnist
-def test_two_processes_equal_one_process_and_resume(tmp_path, devices):
+def test_two_processes_equal_one_process_resume_and_stop_together(tmp_path, devices):
   two = tmp_path / 'two'
-  _train_two_processes(two, 4)
+  _finish(_start_two_processes(two, 4))
   # Only process 0 wrote logs and sample grids.
   lines = (two / 'metrics.jsonl').read_text().splitlines()
   assert [json.loads(l)['step'] for l in lines] == [2, 4]
   assert len(list(two.glob('events.out.tfevents.*'))) == 1
   assert sorted(p.name for p in (two / 'samples').iterdir()) == ['step_0000002.png',
                                                                   'step_0000004.png']
-  # Restarted from its checkpoint, the two-process run ends where one process that trained the
-  # same 6 global batches without a break ends.
-  outputs = _train_two_processes(two, 6)
+  # Resumed from its checkpoint, the run is preempted on process 1 alone once it trains again:
+  # both processes stop at the same gathering step and save it.
+  procs = _start_two_processes(two, 1000)
+  first_lines = []
+  for line in procs[0].stdout:
+    first_lines.append(line)
+    if 'steps/s' in line:
+      break
+  procs[1].send_signal(signal.SIGTERM)
+  outputs = _finish(procs, first_lines)
   assert all('Resumed from' in out and 'at step 4' in out for out in outputs)
-  config6 = tiny_config(**OVERRIDES, num_train_steps=6)
-  one = train.train_and_evaluate(config6, str(tmp_path / 'one'), devices=devices[:2])
-  state, data = _restore(two, config6, devices[:2])
-  assert int(state.step) == 6 and data == {'next_batch': 6}
+  assert 'SIGTERM received' in outputs[1] and 'SIGTERM' not in outputs[0]
+  stopped = {re.search(r'Stopped by .* at step (\d+)', out).group(1) for out in outputs}
+  assert len(stopped) == 1, outputs
+  stop_step = int(stopped.pop())
+  assert stop_step % train.PreemptionHandler.SYNC_EVERY == 0 and 4 < stop_step < 1000
+  # It ends where one process that trained the same global batches without a break ends.
+  config = tiny_config(**OVERRIDES, num_train_steps=stop_step)
+  one = train.train_and_evaluate(config, str(tmp_path / 'one'), devices=devices[:2])
+  state, data = _restore(two, config, devices[:2])
+  assert int(state.step) == stop_step and data == {'next_batch': stop_step}
   # atol: a tenth of one Adam step (lr 1e-3). Two processes all-reduce in another order, and
   # Adam (b1=0) turns float noise in near-zero gradients into a visible share of a step.
   assert_trees_close(state, jax.device_get(one), rtol=1e-4, atol=1e-4)
