@@ -94,18 +94,31 @@ def real_data_floor(num_samples: int = NUM_REAL) -> dict[str, float]:
   return image_metrics(images.astype(np.float32) / 255.0)
 
 
-def main(argv):
-  """Exports a finished mnist_classifier run's weights as the package's reference weights."""
-  del argv
-  manager = checkpoints.make_manager(flags.FLAGS.workdir, read_only=True)
+def export(workdir: str, path=ASSET) -> dict:
+  """Writes a finished mnist_classifier run's weights to `path` (default: the package's reference
+  weights); returns their sha256 (REFERENCE_SHA256 to be) and the run's test accuracy."""
+  manager = checkpoints.make_manager(workdir, read_only=True)
   model = families.build(checkpoints.restore_config(manager))
   device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
   template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
   state, _, _ = checkpoints.restore(manager, checkpoints.abstract_like(template, device))
   params = jax.device_get(state.networks['classifier'].params)
-  ASSET.write_bytes(flax.serialization.msgpack_serialize(params))
-  print(f'wrote {ASSET}: sha256 {_sha256(ASSET)}, test accuracy '
-        f'{model.evaluate(state)["test_accuracy"]:.4f}')
+  reference_shapes = jax.eval_shape(functools.partial(
+      models.MNISTClassifier(**ARCHITECTURE).init, train=False), jax.random.PRNGKey(0),
+      jax.ShapeDtypeStruct((1, 28, 28, 1), np.float32))['params']
+  if (jax.tree.map(np.shape, params) != jax.tree.map(lambda x: x.shape, reference_shapes)):
+    raise ValueError(f'{workdir} trained a classifier of another architecture than the '
+                     f'reference ARCHITECTURE {ARCHITECTURE}; export a run of mnist_classifier '
+                     'as it is, or change ARCHITECTURE with it.')
+  path = pathlib.Path(path)
+  path.write_bytes(flax.serialization.msgpack_serialize(params))
+  return {'sha256': _sha256(path), 'test_accuracy': model.evaluate(state)['test_accuracy']}
+
+
+def main(argv):
+  del argv
+  result = export(flags.FLAGS.workdir)
+  print(f'wrote {ASSET}: sha256 {result["sha256"]}, test accuracy {result["test_accuracy"]:.4f}')
 
 
 if __name__ == '__main__':

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
+from gan_jax import families
 from gan_jax import input_pipeline
 from gan_jax import reference
-from conftest import requires_mnist
+from gan_jax import train
+from conftest import requires_mnist, tiny_config
 
 
 @requires_mnist
@@ -35,3 +37,28 @@ def test_real_images_score_like_real_images():
   collapsed = reference.image_metrics(ones)
   assert collapsed['class_score'] < 1.5 and collapsed['recall'] < 0.2
   assert collapsed['fid'] > 10 * floor['fid']
+
+
+@requires_mnist
+def test_export_writes_weights_that_load_as_the_reference(tmp_path, monkeypatch):
+  config = tiny_config('mnist_classifier', num_train_steps=2)
+  state = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  weights = tmp_path / 'weights.msgpack'
+  result = reference.export(str(tmp_path / 'run'), weights)
+  monkeypatch.setattr(reference, 'ASSET', weights)
+  monkeypatch.setattr(reference, 'REFERENCE_SHA256', result['sha256'])
+  reference.load.cache_clear()
+  try:
+    images = input_pipeline.load_split('mnist', 'test')['image'][:64] / 255.0
+    logits = reference.classify(*reference.load(), images)[0]
+  finally:
+    reference.load.cache_clear()
+  model = families.build(config)
+  trained = reference.classify(model.apply_fn, state.networks['classifier'].params, images)[0]
+  np.testing.assert_allclose(logits, trained, rtol=1e-5, atol=1e-5)
+  assert 0.0 < result['test_accuracy'] < 1.0  # two steps: better than nothing, far from done
+
+  other = tiny_config('mnist_classifier', num_train_steps=1, **{'classifier.hidden_size': 64})
+  train.train_and_evaluate(other, str(tmp_path / 'other'))
+  with pytest.raises(ValueError, match='another architecture'):
+    reference.export(str(tmp_path / 'other'), tmp_path / 'other.msgpack')

@@ -1,3 +1,4 @@
+import json
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +11,7 @@ from gan_jax import losses
 from gan_jax import train
 from gan_jax.families import seqgan
 from conftest import requires_ptb, tiny_config
+from test_train import assert_trees_close
 
 TINY_SEQGAN = {'oracle.vocab_size': 50, 'oracle.num_sequences': 64, 'sequence_length': 6,
                'discriminator.filter_sizes': (1, 2, 3), 'discriminator.num_filters': (4, 4, 4),
@@ -66,17 +68,22 @@ def test_rollouts_keep_their_prefix_and_rewards_are_probabilities():
       model.discriminator.apply({'params': d}, tokens)), rtol=1e-5)
 
 
-def test_seqgan_trains_through_all_phases_on_the_shared_trainer(tmp_path):
+def test_seqgan_trains_through_all_phases_and_resumes_across_their_boundaries(tmp_path):
   config = tiny_config('seqgan_oracle', **TINY_SEQGAN, num_train_steps=4, log_every_steps=1)
-  state = train.train_and_evaluate(config, str(tmp_path))
+  state = train.train_and_evaluate(config, str(tmp_path / 'straight'))
   assert int(state.step) == 4
-  import json
-  lines = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  lines = [json.loads(l) for l in (tmp_path / 'straight/metrics.jsonl').read_text().splitlines()]
   assert [l['phase'] for l in lines] == [0, 0, 1, 2]
   assert lines[0]['g_mle_nll'] > 0 and lines[2]['d_loss'] > 0 and 0 < lines[3]['mean_reward'] < 1
   model = families.build(config)
   assert model.evaluate(jax.device_get(state))['nll_oracle'] > 0
-  assert (tmp_path / 'samples' / 'step_0000004.txt').is_file()
+  assert (tmp_path / 'straight/samples/step_0000004.txt').is_file()
+  # Stopped where D's pre-training begins, the resumed run compiles phases 1 and 2 from its
+  # step and ends where the uninterrupted run ends.
+  train.train_and_evaluate(tiny_config('seqgan_oracle', **TINY_SEQGAN, num_train_steps=2,
+                                       log_every_steps=1), str(tmp_path / 'resumed'))
+  resumed = train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  assert_trees_close(jax.device_get(resumed), jax.device_get(state))
 
 
 def test_each_phase_trains_what_it_says_and_the_trainer_picks_it_by_step():
