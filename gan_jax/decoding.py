@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.input_pipeline import Vocabulary
+from gan_jax.models import layers
 
 STRATEGIES = ('greedy', 'sample', 'beam')
 
@@ -12,7 +13,9 @@ STRATEGIES = ('greedy', 'sample', 'beam')
 def sample_categorical(rng, logits):
   """One draw per row of [B, V] logits by inverting the CDF with a single uniform per row.
   jax.random.categorical's Gumbel trick needs B * V random numbers, which dominates the cost of
-  SeqGAN's rollouts on CPU (B ~ 20k, V = 5k, at every step)."""
+  SeqGAN's rollouts on CPU (B ~ 20k, V = 5k, at every step); other backends use it."""
+  if not layers.cpu_tuned():
+    return jax.random.categorical(rng, logits)
   cdf = jnp.cumsum(jax.nn.softmax(logits, axis=-1), axis=-1)
   u = jax.random.uniform(rng, cdf.shape[:-1] + (1,)) * cdf[..., -1:]
   # The first index whose CDF exceeds u: its probability is > 0 even when u is 0.

@@ -4,7 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import decoding
 from gan_jax import models
+from gan_jax.models import layers
 from conftest import tiny_config
 
 
@@ -133,6 +135,52 @@ def test_phase_form_stride2_conv_equals_lax(kernel_size, height, width, padding)
   x = jax.random.normal(jax.random.PRNGKey(0), (2, height, width, 16))
   layer = lambda **kw: nn.Conv(5, (kernel_size, kernel_size), strides=(2, 2), padding=padding, **kw)
   assert_same_layer(layer(conv_general_dilated=models.conv_general_dilated), layer(), x)
+
+
+def _jaxpr_equations(fn, *args):
+  """Every equation of fn's jaxpr, sub-jaxprs (custom-VJP bodies, pjit) included."""
+  def walk(jaxpr):
+    for eqn in jaxpr.eqns:
+      yield eqn
+      for param in eqn.params.values():
+        for sub in (param if isinstance(param, (list, tuple)) else [param]):
+          inner = getattr(sub, 'jaxpr', sub)
+          if hasattr(inner, 'eqns'):
+            yield from walk(inner)
+  return list(walk(jax.make_jaxpr(fn)(*args).jaxpr))
+
+
+def test_cpu_tuned_forms_are_used_on_the_cpu_alone(monkeypatch):
+  """Off the CPU the same layers (same parameters, same values) are the plain XLA operations:
+  the transposed convolution as lax.conv_transpose (an input dilated by 2), the strided
+  convolution without the phase-form custom gradient, sampling with jax.random.categorical."""
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 7, 7, 16))
+  up = models.SubpixelConvTranspose(5, 5)
+  down = nn.Conv(5, (5, 5), strides=(2, 2), padding='SAME',
+                 conv_general_dilated=models.conv_general_dilated)
+  variables = {name: layer.init(jax.random.PRNGKey(1), x) for name, layer in
+               (('up', up), ('down', down))}
+  logits = jnp.log(jnp.array([[0.5, 0.1, 0.4]] * 3))
+
+  def forms():
+    up_out = up.apply(variables['up'], x)
+    dilations = {eqn.params['lhs_dilation'] for eqn in _jaxpr_equations(
+        lambda x: up.apply(variables['up'], x), x) if eqn.primitive.name == 'conv_general_dilated'}
+    grad = lambda v, x: jax.grad(lambda x: jnp.sum(jnp.sin(down.apply(v, x))))(x)
+    custom = any('custom_vjp' in eqn.primitive.name
+                 for eqn in _jaxpr_equations(grad, variables['down'], x))
+    draws = decoding.sample_categorical(jax.random.PRNGKey(2), logits)
+    return up_out, grad(variables['down'], x), dilations, custom, draws
+
+  monkeypatch.setattr(layers, 'cpu_tuned', lambda: True)
+  up_cpu, grad_cpu, dilations_cpu, custom_cpu, _ = forms()
+  assert dilations_cpu == {(1, 1)} and custom_cpu
+  monkeypatch.setattr(layers, 'cpu_tuned', lambda: False)
+  up_plain, grad_plain, dilations_plain, custom_plain, draws = forms()
+  assert dilations_plain == {(2, 2)} and not custom_plain
+  np.testing.assert_allclose(up_plain, up_cpu, atol=1e-5)
+  np.testing.assert_allclose(grad_plain, grad_cpu, rtol=1e-4, atol=1e-5)
+  np.testing.assert_array_equal(draws, jax.random.categorical(jax.random.PRNGKey(2), logits))
 
 
 def test_vae_modules_shapes():

@@ -1,6 +1,6 @@
 """Layers shared by the image and text networks: spectral normalisation, the minibatch-stddev
 channel, the compute dtype, and the CPU-tuned forms of strided convolutions (each tested equal to
-the layer it replaces, values and gradients)."""
+the layer it replaces, values and gradients; used only where XLA:CPU runs, see `cpu_tuned`)."""
 import functools
 from typing import Any
 
@@ -8,6 +8,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+def cpu_tuned() -> bool:
+  """Whether to compute with the CPU-tuned forms of this module (and of decoding's sampler): they
+  work around XLA:CPU's slow kernels, so only the CPU backend uses them; GPUs and TPUs take the
+  plain XLA operations. Decided when a function is traced."""
+  return jax.default_backend() == 'cpu'
 
 
 def maybe_spectral(layer: nn.Module, spectral_norm: bool):
@@ -116,8 +123,8 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   """
   # With few input channels the phase form's convolution (4 x input channels out) is too thin
   # to pay: 6.0 vs 3.0 ms for dcgan_mnist's 1-channel first layer (benchmarks/README.md).
-  plain = (tuple(window_strides) != (2, 2) or feature_group_count != 1 or lhs.shape[-1] < 16
-           or precision is not None
+  plain = (not cpu_tuned() or tuple(window_strides) != (2, 2) or feature_group_count != 1
+           or lhs.shape[-1] < 16 or precision is not None
            or any(d != 1 for d in tuple(lhs_dilation or ()) + tuple(rhs_dilation or ())))
   if plain:
     return jax.lax.conv_general_dilated(
@@ -144,7 +151,8 @@ class SubpixelConvTranspose(nn.Module):
   phase, built from the kernel's taps) followed by depth-to-space.
 
   XLA's CPU gradient of a strided transposed convolution is slow (it dilates the input with
-  zeros); this form does no multiplications by inserted zeros and is ~10x faster there.
+  zeros); this form does no multiplications by inserted zeros and is ~10x faster there. Off the
+  CPU (`cpu_tuned`) it is nn.ConvTranspose's own lax.conv_transpose.
   """
   features: int
   kernel_size: int = 5
@@ -156,6 +164,10 @@ class SubpixelConvTranspose(nn.Module):
     k = self.kernel_size
     kernel = self.param('kernel', nn.initializers.lecun_normal(),
                         (k, k, x.shape[-1], self.features))
+    if not cpu_tuned():
+      y = jax.lax.conv_transpose(x.astype(self.dtype), kernel.astype(self.dtype), (2, 2), 'SAME',
+                                 dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+      return self._add_bias(y)
     taps, low, high = _stride2_phase_taps(k)
     window = high - low + 1
     index = np.full((window, 2), k)  # tap k (out of range) is the zero padding below
@@ -170,7 +182,9 @@ class SubpixelConvTranspose(nn.Module):
                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
     n, h, w, _ = y.shape
     y = y.reshape(n, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
-    y = y.reshape(n, 2 * h, 2 * w, self.features)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,)).astype(self.dtype)
-    return y
+    return self._add_bias(y.reshape(n, 2 * h, 2 * w, self.features))
+
+  def _add_bias(self, y):
+    if not self.use_bias:
+      return y
+    return y + self.param('bias', nn.initializers.zeros_init(), (self.features,)).astype(self.dtype)
