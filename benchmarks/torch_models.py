@@ -131,10 +131,12 @@ class GANStep:
     self.d_opt = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)
     self.latent_dim, self.tanh_output, self.device = latent_dim, tanh_output, device
 
-  def __call__(self, images_uint8):
+  def __call__(self, images_uint8, z=None):
+    """One step on a uint8 NCHW batch, with G's latents `z` (default: drawn here)."""
     real = images_uint8.float() / 255.0
     real = 2.0 * real - 1.0 if self.tanh_output else real
-    z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
+    if z is None:
+      z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
     # PyTorch's DCGAN example: G runs once; D learns from the detached batch, and G's loss goes
     # through the updated D to that same batch (what the JAX step computes).
     fake = self.g(z)
