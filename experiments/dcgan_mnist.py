@@ -9,8 +9,8 @@ D's Q head learns to read back: G learns to draw a digit class per code value, s
 fall between classes. Non-saturating BCE on logits; Adam(1e-3, b1=0, b2=0.99) for each network
 with a cosine decay over 25,600 steps, stopped at 16,000; lazy R1 (gamma 1, every 16 steps) on
 D; samples and evaluation from an EMA (0.998) of G's weights with BatchNorm statistics
-recomputed for them. Global batch 32, 16,000 steps (docs/gan_recipes.md has the wall time and
-FID).
+recomputed for them. Global batch 32, 16,000 steps: 37.0 minutes of the 2-core CPU, FID 2.77,
+class score 9.82 (docs/gan_recipes.md).
 The tutorial's own recipe and networks (batch 256, Adam 2e-4 / b1 0.5, D dropout 0.3) are
 `dcgan_mnist_tf`.
 """
