@@ -17,4 +17,9 @@ def get_config():
   config.batch_size = 64
   config.num_train_steps = 4500
   config.eval_every_steps = 1500
+  # The measured recipe where dcgan_mnist's has moved on since: the cosine over the run's own
+  # 4,500 steps, EMA 0.995, and no InfoGAN code (the labels say the class).
+  config.optimizer.schedule_steps = 0
+  config.ema_decay = 0.995
+  config.code_classes = 0
   return config

@@ -15,8 +15,9 @@ def get_config():
   config.discriminator.hidden_features = 0
   config.discriminator.dropout_rate = 0.3
   config.optimizer.update(dict(g_learning_rate=2e-4, d_learning_rate=2e-4, b1=0.5, b2=0.999,
-                               schedule='constant'))
+                               schedule='constant', schedule_steps=0))
   config.r1_weight = 0.0
   config.r1_every = 1
   config.ema_decay = 0.0
+  config.code_classes = 0
   return config

@@ -259,7 +259,8 @@ def _cross_entropy(class_logits, labels):
 def test_auxiliary_classifier_losses_by_hand():
   """D's classifier term is its cross-entropy on the real images' labels before the update; G's
   loss adds the updated D's cross-entropy on the labels G was asked for."""
-  config = tiny_dcgan(num_classes=10, classifier_weight=2.0, **{'discriminator.hidden_features': 0})
+  config = tiny_dcgan(num_classes=10, classifier_weight=2.0, code_classes=0,
+                      **{'discriminator.hidden_features': 0})
   model = families.build(config)
   state = model.init(jax.random.PRNGKey(0))
   batch = jax.tree.map(jnp.asarray, synthetic_batch())

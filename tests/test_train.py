@@ -59,9 +59,10 @@ def test_eight_devices_equal_one_device(devices):
   batch = synthetic_batch()
   state8, hist8 = run_steps(config, devices, 3, batch)
   state1, hist1 = run_steps(config, devices[:1], 3, batch)
-  assert_trees_close(state8, state1, rtol=1e-4, atol=1e-5)
+  # atol: 3% of one Adam step (lr 1e-3); 8 devices all-reduce in another order.
+  assert_trees_close(state8, state1, rtol=1e-4, atol=3e-5)
   for m8, m1 in zip(hist8, hist1):
-    assert_trees_close(m8, m1, rtol=1e-4, atol=1e-5)
+    assert_trees_close(m8, m1, rtol=1e-4, atol=3e-5)
 
 
 @pytest.fixture(scope='module')
@@ -226,7 +227,9 @@ def test_evaluate_without_checkpoints_is_a_clear_error(tmp_path):
 def test_generator_update_equals_differentiating_a_second_forward_pass():
   """The step reuses G's forward pass (its VJP) for G's update; the update must equal the one
   from differentiating a fresh forward pass of G through the updated D."""
-  config = tiny_config('dcgan_mnist', **{'discriminator.dropout_rate': 0.0})
+  # Without the InfoGAN code: the reuse does not depend on G's loss terms, and g_loss below
+  # is the adversarial term alone.
+  config = tiny_config('dcgan_mnist', code_classes=0, **{'discriminator.dropout_rate': 0.0})
   model = families.build(config)
   state = model.init(jax.random.PRNGKey(0))
   batch = jax.tree.map(jax.numpy.asarray, synthetic_batch())
