@@ -106,7 +106,8 @@ def export(workdir: str, path=ASSET) -> dict:
   reference_shapes = jax.eval_shape(functools.partial(
       models.MNISTClassifier(**ARCHITECTURE).init, train=False), jax.random.PRNGKey(0),
       jax.ShapeDtypeStruct((1, 28, 28, 1), np.float32))['params']
-  if (jax.tree.map(np.shape, params) != jax.tree.map(lambda x: x.shape, reference_shapes)):
+  shapes = lambda tree: jax.tree.map(lambda x: tuple(x.shape), tree)
+  if shapes(params) != shapes(reference_shapes):
     raise ValueError(f'{workdir} trained a classifier of another architecture than the '
                      f'reference ARCHITECTURE {ARCHITECTURE}; export a run of mnist_classifier '
                      'as it is, or change ARCHITECTURE with it.')
