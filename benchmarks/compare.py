@@ -7,6 +7,8 @@ state. Prints each side's median step time, images/s, and the speed ratio JAX / 
       [--torch_compile] [--batch_sizes=64,256,1024] [--config.FIELD=VALUE ...]
 
 The same real MNIST batch feeds both; both do the full update (two Adam states for the GANs).
+The twin implements the plain GAN step only: a config with other switches on (dcgan_mnist's R1,
+EMA, InfoGAN code and cosine) is refused with the overrides that turn them off.
 Needs torch (`pip install torch`; on this CPU machine `pip install torch==2.13.0` takes the
 local CPU build). Prints one JSON object per batch size as its last lines.
 """

@@ -179,8 +179,32 @@ class VAEStep:
     return loss.detach()
 
 
+# The GAN switches the twin's step does not implement, with the value that turns each off: a
+# config with any of them on is refused, so both sides always run the same algorithm.
+GAN_SWITCHES_OFF = {'loss': 'non_saturating', 'num_classes': 0, 'code_classes': 0,
+                    'r1_weight': 0.0, 'gp_weight': 0.0, 'augment': '', 'label_smoothing': 0.0,
+                    'feature_matching': False, 'ema_decay': 0.0, 'optimizer.schedule': 'constant',
+                    'optimizer.grad_clip_norm': 0.0, 'discriminator.spectral_norm': False,
+                    'discriminator.minibatch_stddev': False}
+
+
+def check_gan_switches(config) -> None:
+  on = {name: off for name, off in GAN_SWITCHES_OFF.items() if _field(config, name) != off}
+  if on:
+    raise ValueError('the PyTorch twin implements none of ' + ', '.join(on) + '; compare the '
+                     'same algorithm with ' + ' '.join(f'--config.{k}={v}' for k, v in on.items()))
+
+
+def _field(config, dotted: str):
+  for part in dotted.split('.'):
+    config = config[part]
+  return config
+
+
 def make_step(config, device: str):
   """The PyTorch train step for a gan_jax experiment config (dcgan, mlp_gan or vae)."""
+  if config.model in ('dcgan', 'mlp_gan'):
+    check_gan_switches(config)
   if config.model == 'dcgan':
     g = DCGANGenerator(config.latent_dim, config.generator.base_features)
     d = DCGANDiscriminator(config.discriminator.base_features,

@@ -24,7 +24,7 @@ def _jax_param_counts(config):
 
 @pytest.mark.parametrize('name', ['dcgan_mnist', 'gan_mnist', 'vae_mnist'])
 def test_twins_have_the_same_parameters_and_take_a_step(name):
-  config = tiny_config(name)
+  config = tiny_config(name, **({} if name == 'vae_mnist' else torch_models.GAN_SWITCHES_OFF))
   step = torch_models.make_step(config, 'cpu')
   counts = lambda module: sum(p.numel() for p in module.parameters())
   jax_counts = _jax_param_counts(config)
@@ -37,6 +37,11 @@ def test_twins_have_the_same_parameters_and_take_a_step(name):
                                                                dtype=np.uint8))
   losses = [step(images) for _ in range(3)]
   assert all(torch.isfinite(torch.as_tensor(l)).all() for l in losses)
+
+
+def test_twin_refuses_switches_it_does_not_implement():
+  with pytest.raises(ValueError, match=r'--config.r1_weight=0.0 .*--config.ema_decay=0.0'):
+    torch_models.make_step(tiny_config('dcgan_mnist'), 'cpu')  # R1, EMA, code, cosine on
 
 
 def test_lecun_normal_matches_flax_scale():
