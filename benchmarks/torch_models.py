@@ -12,6 +12,7 @@ torch is an optional extra of the benchmarks (`pip install torch`), never a depe
 """
 import math
 
+from flax import traverse_util
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -189,16 +190,11 @@ GAN_SWITCHES_OFF = {'loss': 'non_saturating', 'num_classes': 0, 'code_classes': 
 
 
 def check_gan_switches(config) -> None:
-  on = {name: off for name, off in GAN_SWITCHES_OFF.items() if _field(config, name) != off}
+  fields = traverse_util.flatten_dict(config.to_dict(), sep='.')
+  on = {name: off for name, off in GAN_SWITCHES_OFF.items() if fields[name] != off}
   if on:
     raise ValueError('the PyTorch twin implements none of ' + ', '.join(on) + '; compare the '
                      'same algorithm with ' + ' '.join(f'--config.{k}={v}' for k, v in on.items()))
-
-
-def _field(config, dotted: str):
-  for part in dotted.split('.'):
-    config = config[part]
-  return config
 
 
 def make_step(config, device: str):
