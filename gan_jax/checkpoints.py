@@ -117,13 +117,31 @@ def abstract_like(state, sharding):
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), state)
 
 
-def restore(manager, abstract_state, step: int | None = None):
-  """Returns (state, data_state, config_dict) of `step` (default: the newest)."""
+def saved_network_names(manager, step: int) -> set[str]:
+  """The network names in the train state a checkpoint holds."""
+  tree = ocp.StandardCheckpointer().metadata(epath.Path(manager.directory) / str(step) / 'state')
+  return set(tree.item_metadata['networks'].keys())
+
+
+def _rename_networks(state, names: dict[str, str]):
+  return state.replace(networks={names.get(k, k): v for k, v in state.networks.items()})
+
+
+def restore(manager, abstract_state, step: int | None = None,
+            previous_network_names: dict[str, str] | None = None):
+  """Returns (state, data_state, config_dict) of `step` (default: the newest). A checkpoint that
+  saved a network under its name in `previous_network_names` (today's name -> earlier name)
+  restores it under today's name."""
   step = manager.latest_step() if step is None else step
   path = epath.Path(manager.directory) / str(step)
+  renames = {}
+  if previous_network_names:
+    saved = saved_network_names(manager, step)
+    renames = {new: old for new, old in previous_network_names.items()
+               if new not in saved and old in saved}
   try:
     restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract_state),
+        state=ocp.args.StandardRestore(_rename_networks(abstract_state, renames)),
         data=ocp.args.JsonRestore(),
         config=ocp.args.JsonRestore()))
   except Exception as e:  # orbax raises many types for truncated or foreign files
@@ -134,4 +152,5 @@ def restore(manager, abstract_state, step: int | None = None):
         f'checkpoint {path} cannot be restored ({type(e).__name__}: {str(e)[:300]}). It is '
         f'damaged, or was written by a different model config. To carry on, {hint}, or use '
         'a fresh --workdir.') from None
-  return restored['state'], restored['data'], restored['config']
+  state = _rename_networks(restored['state'], {old: new for new, old in renames.items()})
+  return state, restored['data'], restored['config']

@@ -28,9 +28,7 @@ def learning_rate(schedule: str, base: float, num_train_steps: int):
 
 
 def from_config(opt, base: float, num_train_steps: int):
-  """The learning rate an optimizer config asks for: `opt.schedule` (runs written before the
-  switch existed trained at a constant rate) spanning `opt.schedule_steps` steps when set, else
-  the run's num_train_steps. A span longer than the run stops it before the rate reaches the
+  """The learning rate an optimizer config asks for: `opt.schedule` spanning
+  `opt.schedule_steps` steps when set, else the run's num_train_steps. A span longer than the run stops it before the rate reaches the
   schedule's end (dcgan_mnist measured better so, docs/gan_recipes.md)."""
-  return learning_rate(opt.get('schedule', 'constant'), base,
-                       opt.get('schedule_steps', 0) or num_train_steps)
+  return learning_rate(opt.schedule, base, opt.schedule_steps or num_train_steps)

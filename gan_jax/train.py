@@ -33,8 +33,13 @@ def load_trained(workdir: str, step: int | None = None, configure=None):
   model = families.build(config)
   template = jax.eval_shape(model.init, jax.random.PRNGKey(0))
   state, _, _ = checkpoints.restore(
-      manager, checkpoints.abstract_like(template, NamedSharding(make_mesh(), P())), step)
+      manager, checkpoints.abstract_like(template, NamedSharding(make_mesh(), P())), step,
+      previous_network_names(model))
   return model, state, step
+
+
+def previous_network_names(model) -> dict[str, str]:
+  return model.previous_network_names if isinstance(model, families.RenamedNetworks) else {}
 
 
 def training_data(model, config) -> dict:
@@ -74,8 +79,12 @@ def setup(config, devices=None):
   model = families.build(config)
   batches = input_pipeline.BatchIterator(training_data(model, config), config.batch_size,
                                          config.seed, jax.process_index(), jax.process_count(),
-                                         config.get('bucket_lengths', ()))
+                                         bucket_lengths(model))
   return mesh, model, create_state(model, config, mesh), batches
+
+
+def bucket_lengths(model) -> tuple[int, ...]:
+  return model.bucket_lengths if isinstance(model, families.BatchesByLength) else ()
 
 
 def create_state(model, config, mesh: Mesh):
@@ -159,7 +168,8 @@ def train_and_evaluate(config, workdir: str, devices=None):
   if manager.latest_step() is not None:
     checkpoints.check_resumable(manager, config)
     abstract = checkpoints.abstract_like(state, NamedSharding(mesh, P()))
-    state, data_state, _ = checkpoints.restore(manager, abstract)
+    state, data_state, _ = checkpoints.restore(manager, abstract,
+                                               previous_network_names=previous_network_names(model))
     batches.set_state(data_state)
     logging.info('Resumed from %s at step %d.', manager.directory, int(state.step))
 

@@ -2,20 +2,23 @@
 reach families only through gan_jax.families' registry and protocols."""
 import ast
 import json
+import shutil
 import subprocess
 import sys
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
+from gan_jax import checkpoints
 from gan_jax import families
 from gan_jax import train
 from conftest import REPO, requires_ptb, tiny_config
 
-CAPABILITIES = (families.MakesTrainingData, families.TrainsInPhases, families.Evaluates,
-                families.GeneratesImages, families.EncodesImages, families.GeneratesText,
-                families.DecodesText)
+CAPABILITIES = (families.MakesTrainingData, families.BatchesByLength, families.RenamedNetworks,
+                families.TrainsInPhases, families.Evaluates, families.GeneratesImages,
+                families.EncodesImages, families.GeneratesText, families.DecodesText)
 
 
 @pytest.mark.parametrize('experiment, expected', [
@@ -23,7 +26,10 @@ CAPABILITIES = (families.MakesTrainingData, families.TrainsInPhases, families.Ev
     ('gan_mnist', {'Evaluates', 'GeneratesImages'}),
     ('vae_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),
     ('mnist_classifier', {'Evaluates'}),
-    pytest.param('lm_ptb', {'Evaluates', 'GeneratesText', 'DecodesText'}, marks=requires_ptb),
+    pytest.param('text_vae_ptb', {'BatchesByLength', 'RenamedNetworks', 'Evaluates',
+                                  'GeneratesText', 'DecodesText'}, marks=requires_ptb),
+    pytest.param('lm_ptb', {'BatchesByLength', 'RenamedNetworks', 'Evaluates', 'GeneratesText',
+                            'DecodesText'}, marks=requires_ptb),
     pytest.param('seqgan_oracle', {'MakesTrainingData', 'TrainsInPhases', 'Evaluates',
                                    'GeneratesText'}, marks=requires_ptb),
 ])
@@ -84,3 +90,36 @@ def test_checkpoints_written_before_the_family_layout_still_restore(run):
                                expected['generate_sum'], rtol=1e-5)
   else:
     assert model.sample_text(state, 3) == expected['sample_text']
+  # The language model's network was saved as 'text_vae' before it was named 'lm'.
+  assert set(state.networks) == {'dcgan_mnist': {'generator', 'discriminator', 'generator_ema'},
+                                 'vae_mnist': {'vae'}, 'lm_ptb': {'lm'}}[run]
+
+
+def test_a_config_from_before_the_gan_switches_builds_with_them_off():
+  """A GAN config without any of the switches added since the first checkpoints (as such
+  checkpoints saved it) builds with each one off, as those runs trained and sampled."""
+  config = tiny_config('dcgan_mnist')
+  defaults = families.family_class('dcgan').CONFIG_DEFAULTS
+  with config.unlocked():
+    for dotted in defaults:
+      *parents, name = dotted.split('.')
+      del (config[parents[0]] if parents else config)[name]
+  model = families.build(config)
+  assert (model.ema_decay, model.r1_weight, model.code_classes, model.num_classes,
+          model.augment_policy, model.sampling_batch_norm) == (0.0, 0.0, 0, 0, (), 'running')
+  assert model.discriminator.spectral_norm is False
+  assert config.optimizer.schedule == 'constant' and config.optimizer.schedule_steps == 0
+  assert set(jax.eval_shape(model.init, jax.random.PRNGKey(0)).networks) == {
+      'generator', 'discriminator'}
+
+
+@requires_ptb
+def test_an_old_language_model_checkpoint_resumes_training_under_its_new_name(tmp_path):
+  workdir = tmp_path / 'lm_ptb'
+  shutil.copytree(FIXTURES / 'lm_ptb', workdir)
+  manager = checkpoints.make_manager(str(workdir), read_only=True)
+  config = checkpoints.restore_config(manager)
+  config.num_train_steps = 3
+  state = train.train_and_evaluate(config, str(workdir))
+  assert int(state.step) == 3 and set(state.networks) == {'lm'}
+  assert checkpoints.saved_network_names(checkpoints.make_manager(str(workdir)), 3) == {'lm'}

@@ -222,7 +222,7 @@ def test_language_model_nll_is_exact(tmp_path):
   assert 'mutual_information' not in result and result['kl'] == 0
   assert result['nll'] == pytest.approx(-result['elbo'], rel=1e-6)
   test = input_pipeline.load_split('ptb', 'test')
-  params = state.networks['text_vae'].params
+  params = state.networks['lm'].params
   tokens, lengths = test['tokens'][:32], test['length'][:32]
   direct = -model.log_likelihood(params, tokens, lengths, jnp.zeros((32, 0)))
   total_tokens = int(np.sum(lengths))

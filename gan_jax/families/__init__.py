@@ -8,6 +8,9 @@ family can do it declares by implementing a capability protocol below; generic c
 
 `FAMILIES` maps `config.model` to the class, imported only when asked for. Adding a family is one
 module in this package and one line here (plus its experiments and tests).
+
+A config restored from an older checkpoint may lack fields added since; `build` gives it the
+family's `CONFIG_DEFAULTS`, so families read every field directly.
 """
 import importlib
 from typing import Any, Protocol, runtime_checkable
@@ -30,14 +33,36 @@ def family_class(model: str) -> type:
   return getattr(importlib.import_module(f'{__name__}.{module}'), name)
 
 
+# Fields every family's modules read, with the value runs had before the field existed.
+COMMON_DEFAULTS = {'compute_dtype': 'float32'}
+
+
+def fill_defaults(config, defaults: dict) -> None:
+  """Sets each dotted field of `defaults` that `config` lacks; fields it has are kept."""
+  with config.unlocked():
+    for dotted, value in defaults.items():
+      *parents, name = dotted.split('.')
+      node = config
+      for parent in parents:
+        node = node[parent]
+      if name not in node:
+        node[name] = value
+
+
 def build(config) -> 'Family':
-  return family_class(config.model)(config)
+  """The family of `config.model`, built from `config` with the missing defaults filled in."""
+  cls = family_class(config.model)
+  fill_defaults(config, {**COMMON_DEFAULTS, **cls.CONFIG_DEFAULTS})
+  return cls(config)
 
 
 @runtime_checkable
 class Family(Protocol):
   """What every family has."""
   config: Any
+  # Dotted config fields added after checkpoints of this family were first written, each with
+  # the value that reproduces what those runs did.
+  CONFIG_DEFAULTS: dict[str, Any]
 
   def init(self, rng) -> Any:
     """A fresh TrainState (gan_jax/state.py)."""
@@ -52,6 +77,18 @@ class MakesTrainingData(Protocol):
 
   def train_data(self) -> dict:
     """The training set as a dict of arrays, batched like a dataset split."""
+
+
+@runtime_checkable
+class BatchesByLength(Protocol):
+  """Trains on variable-length sequences batched by length, each batch padded to its bucket."""
+  bucket_lengths: tuple[int, ...]  # () pads every batch to the longest sequence
+
+
+@runtime_checkable
+class RenamedNetworks(Protocol):
+  """Has a network that older checkpoints saved under another name; they restore into today's."""
+  previous_network_names: dict[str, str]  # today's name -> the name older checkpoints used
 
 
 @runtime_checkable

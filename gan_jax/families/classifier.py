@@ -26,6 +26,7 @@ class Classifier:
   """Softmax cross-entropy on uint8 MNIST scaled to [0, 1], the range generators are mapped to."""
   image_shape = (28, 28, 1)  # MNIST
   EVALUATION_OPTIONS = {}
+  CONFIG_DEFAULTS = {}
 
   def __init__(self, config):
     self.config = config

@@ -60,6 +60,15 @@ class GAN:
   """Builds modules, optimisers and losses from a config; its methods are pure functions."""
   image_shape = (28, 28, 1)  # MNIST
   EVALUATION_OPTIONS = {'sampling_batch_norm': 'sampling_batch_norm'}
+  # The switches of configs.add_gan_switches, off, as runs before them trained; those runs
+  # sampled with BatchNorm's running averages.
+  CONFIG_DEFAULTS = {
+      'num_classes': 0, 'classifier_weight': 0.0, 'code_classes': 0, 'info_weight': 1.0,
+      'r1_weight': 0.0, 'r1_every': 1, 'augment': '', 'gp_weight': 0.0, 'label_smoothing': 0.0,
+      'feature_matching': False, 'ema_decay': 0.0, 'sampling_batch_norm': 'running',
+      'optimizer.schedule': 'constant', 'optimizer.schedule_steps': 0,
+      'optimizer.grad_clip_norm': 0.0, 'discriminator.spectral_norm': False,
+      'discriminator.minibatch_stddev': False}
 
   def __init__(self, config):
     self.config = config
@@ -72,32 +81,31 @@ class GAN:
     self.g_tx = self._optimizer(opt.g_learning_rate)
     self.d_tx = self._optimizer(opt.d_learning_rate)
     self.d_loss_fn, self.g_loss_fn = losses.GAN_LOSSES[config.loss]
-    smoothing = config.get('label_smoothing', 0.0)
+    smoothing = config.label_smoothing
     if smoothing:
       if self.d_loss_fn is not losses.discriminator_bce:
         raise ValueError('label_smoothing applies to the BCE losses (non_saturating, minimax), '
                          f'not to loss={config.loss}')
       self.d_loss_fn = functools.partial(losses.discriminator_bce, real_label=1.0 - smoothing)
-    self.num_classes = config.get('num_classes', 0)
-    self.classifier_weight = config.get('classifier_weight', 0.0)
+    self.num_classes = config.num_classes
+    self.classifier_weight = config.classifier_weight
     if self.classifier_weight and not self.num_classes:
       raise ValueError('classifier_weight needs a class-conditional GAN: set num_classes too')
-    self.code_classes = config.get('code_classes', 0)
-    self.info_weight = config.get('info_weight', 1.0)
+    self.code_classes = config.code_classes
+    self.info_weight = config.info_weight
     if self.code_classes and self.num_classes:
       raise ValueError('code_classes and num_classes both set: a conditional GAN is told its '
                        'classes; use one of the two')
-    self.r1_weight = config.get('r1_weight', 0.0)
-    self.r1_every = config.get('r1_every', 1)
+    self.r1_weight = config.r1_weight
+    self.r1_every = config.r1_every
     if self.r1_every < 1:
       raise ValueError(f'r1_every={self.r1_every}: the R1 penalty is applied every N >= 1 steps')
-    self.augment_policy = augment.parse_policy(config.get('augment', ''))
-    self.gp_weight = config.get('gp_weight', 0.0)
-    self.feature_matching = config.get('feature_matching', False)
-    self.ema_decay = config.get('ema_decay', 0.0)
+    self.augment_policy = augment.parse_policy(config.augment)
+    self.gp_weight = config.gp_weight
+    self.feature_matching = config.feature_matching
+    self.ema_decay = config.ema_decay
     self.output_activation = config.generator.output_activation
-    # Runs written before the field existed sampled with the running averages.
-    self.sampling_batch_norm = config.get('sampling_batch_norm', 'running')
+    self.sampling_batch_norm = config.sampling_batch_norm
     if self.sampling_batch_norm not in SAMPLING_BATCH_NORM:
       raise ValueError(f'sampling_batch_norm={self.sampling_batch_norm!r}; use one of '
                        f'{", ".join(SAMPLING_BATCH_NORM)}')
@@ -107,7 +115,7 @@ class GAN:
     """Adam for one network, with the config's schedule and gradient clipping."""
     opt, steps = self.config.optimizer, self.config.num_train_steps
     adam = optax.adam(schedules.from_config(opt, learning_rate, steps), b1=opt.b1, b2=opt.b2)
-    clip = opt.get('grad_clip_norm', 0.0)
+    clip = opt.grad_clip_norm
     return optax.chain(optax.clip_by_global_norm(clip), adam) if clip else adam
 
   def augment(self, x, rng):

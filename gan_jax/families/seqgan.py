@@ -79,6 +79,7 @@ class Oracle:
 
 class SeqGAN:
   EVALUATION_OPTIONS = {}
+  CONFIG_DEFAULTS = {}
 
   def __init__(self, config):
     self.config = config

@@ -33,6 +33,9 @@ def word_dropout(rng, inputs, rate: float, unk: int):
 class TextVAE:
   """The sentence VAE, and with `text_model.latent_dim` 0 the language model (its decoder alone)."""
   EVALUATION_OPTIONS = {'importance_samples': 'eval_importance_samples'}
+  # Runs before the schedule switches trained at a constant rate over the whole run.
+  CONFIG_DEFAULTS = {'optimizer.schedule': 'constant', 'optimizer.schedule_steps': 0,
+                     'bucket_lengths': ()}
 
   def __init__(self, config):
     self.config = config
@@ -41,6 +44,10 @@ class TextVAE:
                                      dtype=models.compute_dtype(config))
     self.latent_dim = config.text_model.latent_dim
     self.has_encoder = self.latent_dim > 0
+    self.network = 'text_vae' if self.has_encoder else 'lm'
+    # Language models were saved as 'text_vae' before they had a name of their own.
+    self.previous_network_names = {} if self.has_encoder else {'lm': 'text_vae'}
+    self.bucket_lengths = tuple(config.bucket_lengths)
     opt = config.optimizer
     learning_rate = schedules.from_config(opt, opt.learning_rate, config.num_train_steps)
     self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(learning_rate))
@@ -49,7 +56,7 @@ class TextVAE:
     init_key, rng = jax.random.split(rng)
     variables = self.module.init(init_key, jnp.ones((1, 4), jnp.int32), jnp.full((1,), 4))
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng,
-                      networks={'text_vae': Network.create(variables, self.tx)})
+                      networks={self.network: Network.create(variables, self.tx)})
 
   # Pure functions of the parameters.
 
@@ -81,7 +88,7 @@ class TextVAE:
             - losses.gaussian_log_density(z, mean, logvar))
 
   def train_step(self, state: TrainState, batch, rng):
-    net = state.networks['text_vae']
+    net = state.networks[self.network]
     config = self.config
     tokens, lengths = batch['tokens'], batch['length']
     z_key, word_dropout_key, dropout_key = jax.random.split(rng, 3)
@@ -103,7 +110,7 @@ class TextVAE:
     (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(net.params)
     net = net.apply_gradients(grads, self.tx)
     metrics = {'loss': loss, 'kl_weight': weight, **metrics}
-    return state.replace(step=state.step + 1, networks={'text_vae': net}), metrics
+    return state.replace(step=state.step + 1, networks={self.network: net}), metrics
 
   # Decoding.
 
@@ -175,14 +182,14 @@ class TextVAE:
   def decode_text(self, state: TrainState, z, rng, settings: dict) -> list[str]:
     """Sentences decoded from latents [n, latent_dim]; `settings`: strategy, and temperature,
     top_k, beam_width where the strategy uses them."""
-    tokens = jit_decode(self, state.networks['text_vae'].params, z, rng, settings['strategy'],
+    tokens = jit_decode(self, state.networks[self.network].params, z, rng, settings['strategy'],
                         self.config.max_decode_length, settings.get('temperature', 1.0),
                         settings.get('top_k', 0), settings.get('beam_width', 1))
     return [self.vocab.decode(row) for row in np.asarray(tokens)]
 
   def encode_text(self, state: TrainState, tokens, lengths):
     """Posterior means of q(z | x) for [n, L] token ids and their [n] lengths."""
-    return self.posterior(state.networks['text_vae'].params, tokens, lengths)[0]
+    return self.posterior(state.networks[self.network].params, tokens, lengths)[0]
 
   # Evaluation.
 
@@ -196,7 +203,7 @@ class TextVAE:
     test = input_pipeline.load_split(config.dataset, 'test')
     tokens, lengths = test['tokens'][:num], test['length'][:num]
     order = np.argsort(lengths, kind='stable')
-    params = state.networks['text_vae'].params
+    params = state.networks[self.network].params
     k = config.eval_importance_samples if self.latent_dim else 1
     chunk = min(k, config.eval_chunk)
     out = {'nll': [], 'elbo': [], 'kl': [], 'reconstruction': [], 'mean': [], 'logvar': []}

@@ -34,6 +34,8 @@ class VAE:
   image_shape = (28, 28, 1)  # MNIST
   num_classes = 0
   EVALUATION_OPTIONS = {'importance_samples': 'eval_importance_samples'}
+  # Runs before the schedule switches trained at a constant rate over the whole run.
+  CONFIG_DEFAULTS = {'optimizer.schedule': 'constant', 'optimizer.schedule_steps': 0}
 
   def __init__(self, config):
     self.config = config

@@ -152,12 +152,12 @@ class DCGANDiscriminator(nn.Module):
 
 def build_gan(config) -> tuple[nn.Module, nn.Module]:
   """The (generator, discriminator) pair that `config.model` names."""
-  classes = config.get('num_classes', 0)
+  classes = config.num_classes
   dtype = compute_dtype(config)
   g = dict(config.generator.to_dict(), num_classes=classes, dtype=dtype)
   d = dict(config.discriminator.to_dict(), num_classes=classes, dtype=dtype,
-           auxiliary_classifier=config.get('classifier_weight', 0.0) > 0,
-           code_classes=config.get('code_classes', 0))
+           auxiliary_classifier=config.classifier_weight > 0,
+           code_classes=config.code_classes)
   if config.model == 'mlp_gan':
     return MLPGenerator(**g), MLPDiscriminator(**d)
   if config.model == 'dcgan':

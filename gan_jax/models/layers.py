@@ -46,7 +46,7 @@ COMPUTE_DTYPES = ('float32', 'bfloat16')
 def compute_dtype(config):
   """`config.compute_dtype`: the dtype modules compute in. Parameters, optimiser states and
   losses stay float32 (modules cast their outputs back), so 'bfloat16' is mixed precision."""
-  name = config.get('compute_dtype', 'float32')
+  name = config.compute_dtype
   if name not in COMPUTE_DTYPES:
     raise ValueError(f'compute_dtype={name!r}; use one of {", ".join(COMPUTE_DTYPES)}')
   return jnp.dtype(name)
