@@ -12,6 +12,9 @@ import os
 import pathlib
 from typing import Iterator
 
+from absl import logging
+import jax
+from jax.experimental import multihost_utils
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -131,6 +134,22 @@ BUILDERS = {'mnist': GanJaxMnist, 'ptb': GanJaxPtb}
 TEXT_DATASETS = ('ptb',)
 
 
+def _prepare(dataset: str, make_builder):
+  """The dataset's builder, prepared into its data dir if it is not there yet."""
+  builder = make_builder()
+  if builder.is_prepared():
+    return builder
+  logging.info('Preparing %s in %s.', dataset, builder.data_dir)
+  try:
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=raw_data_dir(dataset)))
+  except FileExistsError:
+    # A job beside this one prepared it first: theirs is complete, since TFDS moves a finished
+    # preparation into place in one rename.
+    builder = make_builder()
+  return builder
+
+
 @functools.cache
 def load_examples(dataset: str, split: str) -> dict[str, np.ndarray]:
   """Prepares the dataset once (seconds) and returns the whole split as numpy arrays."""
@@ -139,14 +158,13 @@ def load_examples(dataset: str, split: str) -> dict[str, np.ndarray]:
   tfds.disable_progress_bar()
   make_builder = functools.partial(
       BUILDERS[dataset], data_dir=os.environ.get('TFDS_DATA_DIR'), file_format='array_record')
-  builder = make_builder()
-  try:
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=raw_data_dir(dataset)))
-  except FileExistsError:
-    # Another process (a second host, a job beside this one) prepared it first: theirs is
-    # complete, since TFDS moves a finished preparation into place in one rename.
-    builder = make_builder()
+  if jax.process_count() > 1:
+    # Process 0 prepares; the others wait for it, then find it prepared (a shared data dir) or
+    # prepare their own copy (a host with its own disk).
+    if jax.process_index() == 0:
+      _prepare(dataset, make_builder)
+    multihost_utils.sync_global_devices(f'gan_jax: {dataset} prepared')
+  builder = _prepare(dataset, make_builder)
   source = builder.as_data_source(split)
   examples = source.__getitems__(range(len(source)))
   return {key: np.stack([ex[key] for ex in examples]) for key in examples[0]}

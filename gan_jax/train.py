@@ -13,7 +13,7 @@ from absl import logging
 import jax
 from jax.experimental import multihost_utils
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from gan_jax import checkpoints
 from gan_jax import families
@@ -48,8 +48,9 @@ def training_data(model, config) -> dict:
 
 
 def make_mesh(devices=None) -> Mesh:
+  """A 1-D data-parallel mesh over `devices` (default: all), sharded by the compiler (Auto)."""
   devices = jax.devices() if devices is None else devices
-  return Mesh(np.asarray(devices), ('data',))
+  return jax.make_mesh((len(devices),), ('data',), axis_types=(AxisType.Auto,), devices=devices)
 
 
 def phase_at(model, step: int) -> int | None:

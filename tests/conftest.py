@@ -54,5 +54,7 @@ def tiny_config(name: str = 'dcgan_mnist', **overrides):
 
 @pytest.fixture(scope='session')
 def devices():
-  assert jax.device_count() == 8, 'tests expect 8 virtual CPU devices'
-  return jax.devices()
+  """The 8 virtual CPU devices, also on a machine whose default backend is a GPU or TPU."""
+  cpus = jax.devices('cpu')
+  assert len(cpus) == 8, 'tests expect 8 virtual CPU devices'
+  return cpus

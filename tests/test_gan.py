@@ -4,11 +4,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gan_jax import augment
+from gan_jax import chunking
 from gan_jax import families
 from gan_jax import losses
 from gan_jax import schedules
+from gan_jax import train
 from gan_jax.families import gan
 from conftest import tiny_config
 from test_train import assert_trees_close, synthetic_batch
@@ -53,6 +56,22 @@ def test_standing_statistics_are_those_of_the_ema_weights(ema_run):
   expected = model.generator.apply(ema.variables(), z, train=True, mutable=['batch_stats'])[0]
   np.testing.assert_allclose(model.generate(state, z), gan.to_unit_range(expected, 'tanh'),
                              atol=2e-5)
+
+
+def test_evaluation_samples_are_generated_data_parallel_on_the_state_mesh(ema_run, devices):
+  model, state = ema_run
+  mesh = train.make_mesh(devices)
+  replicated = jax.device_put(state, NamedSharding(mesh, P()))
+  z = model.sample_latents(jax.random.PRNGKey(5), 16)
+  (sharded_z,) = chunking.data_parallel(replicated, z)
+  images = model._generate_with(jax.jit(model.sampling_generator)(replicated), sharded_z)
+  assert images.sharding.spec == P('data') and len(images.sharding.device_set) == 8
+  # Split over 8 devices, the samples are those of one device.
+  np.testing.assert_allclose(model.evaluation_images(replicated, 24)[0],
+                             model.evaluation_images(jax.device_get(state), 24)[0], atol=1e-5)
+  # A count the mesh does not divide is generated whole.
+  twelve = z[:12]
+  assert chunking.data_parallel(replicated, twelve)[0] is twelve
 
 
 def test_sampling_uses_the_ema_weights_not_the_raw_generator(ema_run):

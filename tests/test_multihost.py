@@ -35,9 +35,10 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _start_two_processes(workdir, num_train_steps: int):
+def _start_two_processes(workdir, num_train_steps: int, tfds_data_dir):
   port = _free_port()
-  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
+  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1',
+         'TFDS_DATA_DIR': str(tfds_data_dir)}
   flags = [f'--config.{k}={v}' for k, v in {**OVERRIDES,
                                             'num_train_steps': num_train_steps}.items()]
   return [subprocess.Popen(
@@ -67,7 +68,9 @@ def _restore(workdir, config, devices):
 @requires_mnist
 def test_two_processes_equal_one_process_resume_and_stop_together(tmp_path, devices):
   two = tmp_path / 'two'
-  _finish(_start_two_processes(two, 4))
+  outputs = _finish(_start_two_processes(two, 4, tmp_path / 'tfds'))
+  # Into an empty data dir, process 0 alone prepared the dataset; process 1 waited and read it.
+  assert ['Preparing mnist' in out for out in outputs] == [True, False], outputs
   # Only process 0 wrote logs and sample grids.
   lines = (two / 'metrics.jsonl').read_text().splitlines()
   assert [json.loads(l)['step'] for l in lines] == [2, 4]
@@ -76,7 +79,7 @@ def test_two_processes_equal_one_process_resume_and_stop_together(tmp_path, devi
                                                                   'step_0000004.png']
   # Resumed from its checkpoint, the run is preempted on process 1 alone once it trains again:
   # both processes stop at the same gathering step and save it.
-  procs = _start_two_processes(two, 1000)
+  procs = _start_two_processes(two, 1000, tmp_path / 'tfds')
   first_lines = []
   for line in procs[0].stdout:
     first_lines.append(line)

@@ -311,8 +311,8 @@ class GAN:
     return self.generate(state, z, row_index if self.num_classes else None)
 
   def evaluation_images(self, state: TrainState, num_samples: int):
-    """(images in [0, 1], labels or None) generated from fixed evaluation noise; with classes,
-    equally many of each."""
+    """(images in [0, 1], labels or None) generated from fixed evaluation noise, data-parallel
+    on the mesh of `state`; with classes, equally many of each."""
     key = jax.random.PRNGKey(self.config.seed + 2)
     labels = np.arange(num_samples) % self.num_classes if self.num_classes else None
     images = []
@@ -321,8 +321,9 @@ class GAN:
                            desc='samples', unit='chunk', leave=False):
       stop = min(start + chunking.CHUNK, num_samples)
       z = self.sample_latents(jax.random.fold_in(key, start), stop - start)
-      images.append(jax.device_get(self._generate_with(
-          g, z, None if labels is None else labels[start:stop])))
+      z, chunk_labels = chunking.data_parallel(
+          state, z, None if labels is None else labels[start:stop])
+      images.append(chunking.to_host(self._generate_with(g, z, chunk_labels)))
     return np.concatenate(images), labels
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
