@@ -46,8 +46,9 @@ class TorchRunner:
   def __init__(self, config, images_uint8: np.ndarray, compile_step: bool):
     self.device = _torch_device()
     torch.manual_seed(config.seed)
-    step = torch_models.make_step(config, self.device)
-    self.step = torch.compile(step.__call__) if compile_step else step
+    self.step = torch_models.make_step(config, self.device)
+    if compile_step:
+      self.step.compile()
     # NHWC -> NCHW, PyTorch's layout
     self.images = torch.from_numpy(images_uint8.transpose(0, 3, 1, 2).copy()).to(self.device)
     start = time.perf_counter()

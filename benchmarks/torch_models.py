@@ -132,6 +132,11 @@ class GANStep:
     self.d_opt = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)
     self.latent_dim, self.tanh_output, self.device = latent_dim, tanh_output, device
 
+  def compile(self):
+    """torch.compile's networks (the usual `model = torch.compile(model)`); the step around them
+    stays eager, as backward() and the optimisers need."""
+    self.g, self.d = torch.compile(self.g), torch.compile(self.d)
+
   def __call__(self, images_uint8, z=None):
     """One step on a uint8 NCHW batch, with G's latents `z` (default: drawn here)."""
     real = images_uint8.float() / 255.0
@@ -165,6 +170,10 @@ class VAEStep:
     self.vae = vae.to(device)
     self.opt = torch.optim.Adam(self.vae.parameters(), lr=lr, eps=1e-4)
     self.latent_dim = vae.decoder[0].in_features
+
+  def compile(self):
+    self.vae.encoder = torch.compile(self.vae.encoder)
+    self.vae.decoder = torch.compile(self.vae.decoder)
 
   def __call__(self, images_uint8):
     x = torch.bernoulli(images_uint8.float().flatten(1) / 255.0)
