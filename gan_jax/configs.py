@@ -101,7 +101,8 @@ def add_gan_switches(config):
   config.num_classes = 0          # > 0: class-conditional G and D
   config.classifier_weight = 0.0  # > 0 (with classes): AC-GAN's auxiliary classifier loss
   config.code_classes = 0         # > 0: InfoGAN's categorical code of this many values in G's input
-  config.info_weight = 1.0        # lambda of the code's mutual-information loss (InfoGAN: 1)
+  config.code_continuous = 0      # > 0: InfoGAN's continuous codes, this many, uniform on [-1, 1]
+  config.info_weight = 1.0        # lambda of the codes' mutual-information loss (InfoGAN: 1)
   config.r1_weight = 0.0          # gamma of the R1 penalty on real data
   config.r1_every = 1             # lazy R1: the penalty every N steps, weighted N times
   config.augment = ''             # DiffAugment policy, e.g. 'translation,cutout'

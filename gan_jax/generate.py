@@ -2,6 +2,8 @@
 
 Modes (GANs and VAEs alike, except where an encoder is needed):
   samples      a grid from the prior (conditional GANs: one row per class).
+  codes        InfoGAN codes (GANs with code_classes / code_continuous): a row per categorical
+               code value; per continuous code a section in which it sweeps [-2, 2] along rows.
   reconstruct  VAE: rows of inputs, each followed by the row of their reconstructions.
   interpolate  linear and spherical paths (two rows per pair) between random latents, or between
                the latents of `--images` taken in pairs (VAE).

@@ -89,6 +89,12 @@ def classifier_cross_entropy(class_logits, labels):
   return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
 
 
+def unit_gaussian_nll(means, values):
+  """Mean over the batch of -log N(values; means, I) summed over dimensions, up to its constant:
+  InfoGAN's loss for continuous codes with the Q distribution's variance fixed at 1."""
+  return jnp.mean(0.5 * jnp.sum((values - means) ** 2, axis=-1))
+
+
 def feature_matching(real_features, fake_features):
   """||E f(x) - E f(G(z))||^2 on D's last hidden layer: the G loss of Salimans et al. (2016)."""
   return jnp.sum((jnp.mean(real_features, 0) - jnp.mean(fake_features, 0)) ** 2)

@@ -6,12 +6,14 @@ float64 NumPy).
 * Class score exp(E_x KL(p(y|x) || p(y))) (TF-GAN's `mnist_score`, at most the class count).
 * Precision and recall of Kynkaenniemi et al. (2019): the share of one set inside the union of
   k-NN balls around the other set's points.
+* The error of unsupervised clusters (or codes) used as a classifier.
 """
 import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.optimize
 
 from gan_jax import chunking
 
@@ -86,3 +88,18 @@ def precision_recall(real, fake, k: int = 3):
   precision = coverage(fake, real, knn_radii(real, k))
   recall = coverage(real, fake, knn_radii(fake, k))
   return precision, recall
+
+
+def cluster_error(clusters, labels, one_to_one: bool = True) -> float:
+  """Share of items misclassified when each cluster id stands for one class: matched one-to-one
+  to maximise the agreement (Hungarian algorithm), or, with `one_to_one=False`, each cluster to
+  its most frequent class (for more clusters than classes)."""
+  clusters, labels = np.asarray(clusters), np.asarray(labels)
+  counts = np.zeros((clusters.max() + 1, labels.max() + 1), np.int64)
+  np.add.at(counts, (clusters, labels), 1)
+  if one_to_one:
+    rows, cols = scipy.optimize.linear_sum_assignment(counts, maximize=True)
+    matched = counts[rows, cols].sum()
+  else:
+    matched = counts.max(axis=1).sum()
+  return float(1.0 - matched / len(labels))

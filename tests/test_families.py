@@ -22,8 +22,8 @@ CAPABILITIES = (families.MakesTrainingData, families.BatchesByLength, families.R
 
 
 @pytest.mark.parametrize('experiment, expected', [
-    ('dcgan_mnist', {'Evaluates', 'GeneratesImages'}),
-    ('gan_mnist', {'Evaluates', 'GeneratesImages'}),
+    ('dcgan_mnist', {'Evaluates', 'GeneratesImages', 'HasLatentCodes'}),
+    ('gan_mnist', {'Evaluates', 'GeneratesImages', 'HasLatentCodes'}),
     ('vae_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),
     ('mnist_classifier', {'Evaluates'}),
     pytest.param('text_vae_ptb', {'BatchesByLength', 'RenamedNetworks', 'Evaluates',

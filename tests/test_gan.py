@@ -360,3 +360,64 @@ def test_code_grid_rows_hold_one_code_each():
     np.testing.assert_allclose(grid[rows], np.asarray(model.generate(state, z))[rows], atol=1e-6)
   with pytest.raises(ValueError, match='use one of the two'):
     gan.GAN(tiny_dcgan(code_classes=3, num_classes=10))
+
+
+def test_continuous_codes_losses_by_hand_latents_and_grid():
+  """InfoGAN's continuous codes: G's latents end in uniform [-1, 1] codes after the one-hot; the
+  info loss adds half the squared error of Q's means to the categorical cross-entropy."""
+  config = tiny_dcgan(code_classes=3, code_continuous=2)
+  model = families.build(config)
+  z = np.asarray(model.sample_latents(jax.random.PRNGKey(5), 4000))
+  width = config.latent_dim
+  assert z.shape == (4000, width + 3 + 2)
+  np.testing.assert_array_equal(z[:, width:width + 3].sum(-1), 1.0)
+  continuous = z[:, width + 3:]
+  assert continuous.min() >= -1 and continuous.max() <= 1
+  assert np.all(np.abs(continuous.mean(0)) < 0.05) and np.all(np.abs(continuous.var(0) - 1 / 3) < 0.02)
+  np.testing.assert_array_equal(model.continuous_codes_of(jnp.asarray(z)), continuous)
+
+  sown = {'code_logits': jnp.zeros((2, 3)), 'code_means': jnp.array([[0.0, 0.0], [1.0, 1.0]])}
+  zz = model.with_codes(jnp.zeros((2, width)), jnp.array([0, 2]),
+                        jnp.array([[1.0, 0.0], [1.0, -1.0]]))
+  # log 3 (uniform logits) + mean(0.5 * 1, 0.5 * (0 + 4))
+  assert float(model._code_loss(sown, zz)) == pytest.approx(np.log(3) + 1.25, rel=1e-6)
+
+  state, metrics = jax.jit(model.train_step)(model.init(jax.random.PRNGKey(0)),
+                                             jax.tree.map(jnp.asarray, synthetic_batch()),
+                                             jax.random.PRNGKey(3))
+  assert np.isfinite(metrics['d_info']) and metrics['d_info'] > np.log(3) - 0.1
+  assert set(state.networks['discriminator'].params) >= {'code_head', 'code_mean_head'}
+  # The grid: a row per code value, the first continuous code sweeping [-2, 2] along each row
+  # on one noise, the second at 0.
+  grid = np.asarray(model.sample_grid(state))
+  noise = model.sample_latents(jax.random.PRNGKey(config.seed + 1), grid.shape[0])[:, :width]
+  row = slice(gan.GRID_COLUMNS, 2 * gan.GRID_COLUMNS)  # code 1
+  sweep = jnp.stack([jnp.linspace(-2.0, 2.0, gan.GRID_COLUMNS),
+                     jnp.zeros(gan.GRID_COLUMNS)], axis=-1)
+  z_row = model.with_codes(jnp.repeat(noise[gan.GRID_COLUMNS:gan.GRID_COLUMNS + 1],
+                                      gan.GRID_COLUMNS, axis=0),
+                           jnp.ones(gan.GRID_COLUMNS, jnp.int32), sweep)
+  np.testing.assert_allclose(grid[row], np.asarray(model.generate(state, z_row)), atol=1e-6)
+
+
+def test_code_classification_error_reads_q_on_the_test_split(monkeypatch):
+  """The code's test error: Q's argmax on each test image, its values matched to the classes.
+  Synthetic test digits whose pixels hold their label; a Q that reads label + 1 (mod 10) is a
+  perfect classifier after matching, a constant Q errs on all but the largest class."""
+  model = gan.GAN(tiny_dcgan(code_classes=10))
+  state = model.init(jax.random.PRNGKey(0))
+  labels = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 3, 3] * 100, np.int32)
+  images = np.broadcast_to((labels * 20).astype(np.uint8)[:, None, None, None],
+                           (len(labels), 28, 28, 1))
+  monkeypatch.setattr(gan.input_pipeline, 'load_split',
+                      lambda dataset, split: {'image': images, 'label': labels})
+
+  def read_label_plus_one(d, params, x, class_labels, rng, train=True):
+    label = jnp.round((x[:, 0, 0, 0] + 1) / 2 * 255 / 20).astype(jnp.int32)
+    return None, {'code_logits': jax.nn.one_hot((label + 1) % 10, 10)}, {}
+
+  monkeypatch.setattr(model, '_discriminate', read_label_plus_one)
+  assert model.code_classification_error(state) == 0.0
+  monkeypatch.setattr(model, '_discriminate', lambda *args, **kwargs: (
+      None, {'code_logits': jnp.zeros((args[2].shape[0], 10)).at[:, 4].set(1.0)}, {}))
+  assert model.code_classification_error(state) == pytest.approx(1 - 300 / 1200)

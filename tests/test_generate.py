@@ -95,6 +95,7 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize('run_name,mode,kwargs,images,columns', [
     ('vae_mnist', 'samples', {}, 64, 8),
     ('cdcgan_mnist', 'samples', {}, 80, 8),  # one row per class
+    ('dcgan_mnist', 'codes', {}, 80, 8),  # one row per value of its categorical code
     ('vae_mnist', 'reconstruct', {'images': ['3', '5', '8']}, 16, 8),  # input row, recon row
     ('vae_mnist', 'interpolate', {'images': ['1', '2'], 'steps': 6}, 12, 6),  # linear, spherical
     ('dcgan_mnist', 'interpolate', {'num': 3, 'steps': 5}, 30, 5),
@@ -138,6 +139,8 @@ def test_image_files_are_read_and_resized(runs, tmp_path):
     ('dcgan_mnist', 'like', {'like_items': ['1']}, r'--mode=like needs an encoder'),
     ('dcgan_mnist', 'interpolate', {'images': ['1', '2']}, r'needs an encoder'),
     ('vae_mnist', 'like', {}, r'needs --like='),
+    ('cdcgan_mnist', 'codes', {}, r'--mode=codes needs a run with latent codes'),
+    ('vae_mnist', 'codes', {}, r'--mode=codes needs a run with latent codes'),
     ('vae_mnist', 'like', {'like_items': ['/nonexistent.png']}, r"cannot read image '/nonex"),
     ('vae_mnist', 'reconstruct', {'images': ['10000']}, r'index 10000 is out of range'),
     ('vae_mnist', 'interpolate', {'images': ['1', '2', '3']}, r'pass an even number'),

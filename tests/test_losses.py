@@ -2,6 +2,7 @@ import math
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from gan_jax import losses
 
@@ -75,3 +76,10 @@ def test_feature_matching_hand_computed():
   real = jnp.array([[1.0, 2.0], [3.0, 4.0]])  # mean (2, 3)
   fake = jnp.array([[0.0, 0.0], [2.0, 2.0]])  # mean (1, 1)
   np.testing.assert_allclose(losses.feature_matching(real, fake), 1.0 + 4.0, rtol=1e-6)
+
+
+def test_unit_gaussian_nll_hand_computed():
+  means = jnp.array([[0.0, 1.0], [2.0, -1.0]])
+  values = jnp.array([[0.5, 1.0], [0.0, 0.0]])
+  # 0.5 * (0.25 + 0) and 0.5 * (4 + 1), averaged over the batch.
+  assert float(losses.unit_gaussian_nll(means, values)) == pytest.approx((0.125 + 2.5) / 2)

@@ -62,3 +62,14 @@ def test_precision_recall_of_a_mode_collapsed_generator():
   # One mode of ten: samples are realistic, but cover about a tenth of the real data.
   precision, recall = metrics.precision_recall(real, collapsed)
   assert precision > 0.7 and recall < 0.15
+
+
+def test_cluster_error_matches_clusters_to_classes():
+  labels = np.array([0, 0, 1, 1, 2, 2, 2, 0])
+  # A relabelling of the classes is a perfect classifier; one item in another cluster costs 1/8.
+  assert metrics.cluster_error(np.array([2, 2, 0, 0, 1, 1, 1, 2]), labels) == 0.0
+  assert metrics.cluster_error(np.array([2, 2, 0, 0, 1, 1, 0, 2]), labels) == pytest.approx(1 / 8)
+  # One-to-one: two clusters cannot both stand for class 0 (the majority rule lets them).
+  split = np.array([0, 3, 1, 1, 2, 2, 2, 3])
+  assert metrics.cluster_error(split, labels) == pytest.approx(1 / 8)
+  assert metrics.cluster_error(split, labels, one_to_one=False) == 0.0

@@ -129,6 +129,17 @@ class GeneratesImages(Protocol):
 
 
 @runtime_checkable
+class HasLatentCodes(Protocol):
+  """Generates from interpretable codes beside the noise (InfoGAN): categorical and continuous."""
+  has_codes: bool  # False: the family could, this run has no codes
+  code_continuous: int
+
+  def code_grid(self, state, rng, continuous_index: int = 0):
+    """[rows * GRID_COLUMNS, H, W, C] images: a row per categorical code value, continuous code
+    `continuous_index` sweeping along each row."""
+
+
+@runtime_checkable
 class EncodesImages(Protocol):
   """Has an encoder: images to a Gaussian posterior over the latents `generate` takes."""
 

@@ -24,8 +24,9 @@ def _discriminator_head(module: nn.Module, features, labels, train: bool):
   """Features -> one logit; with classes, plus the projection <embed(y), features> (Miyato &
   Koyama 2018). Sows the features into 'intermediates' for feature matching, and with
   `auxiliary_classifier` the class logits of a Dense layer on them (AC-GAN, Odena et al. 2017),
-  with `code_classes` the logits of InfoGAN's Q head for the generator's categorical code (Chen
-  et al. 2016; a Dense layer on D's features, the body shared). Called inside the
+  with `code_classes` the logits of InfoGAN's Q head for the generator's categorical code and
+  with `code_continuous` the means it predicts for the continuous codes (Chen et al. 2016; Dense
+  layers on D's features, the body shared). Called inside the
   discriminator's compact method, so its layers are the discriminator's own."""
   module.sow('intermediates', 'features', features)
   dense = nn.Dense(1, dtype=module.dtype)
@@ -39,6 +40,10 @@ def _discriminator_head(module: nn.Module, features, labels, train: bool):
   if module.code_classes:
     module.sow('intermediates', 'code_logits', nn.Dense(
         module.code_classes, dtype=module.dtype, name='code_head')(features).astype(jnp.float32))
+  if module.code_continuous:
+    module.sow('intermediates', 'code_means', nn.Dense(
+        module.code_continuous, dtype=module.dtype, name='code_mean_head')(features).astype(
+            jnp.float32))
   return logits.astype(jnp.float32)
 
 
@@ -66,6 +71,7 @@ class MLPDiscriminator(nn.Module):
   num_classes: int = 0
   auxiliary_classifier: bool = False
   code_classes: int = 0
+  code_continuous: int = 0
   spectral_norm: bool = False
   minibatch_stddev: bool = False
   dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
@@ -124,6 +130,7 @@ class DCGANDiscriminator(nn.Module):
   num_classes: int = 0
   auxiliary_classifier: bool = False
   code_classes: int = 0
+  code_continuous: int = 0
   spectral_norm: bool = False
   minibatch_stddev: bool = False
   # The phase-form input gradient speeds up D's first-order gradients; differentiating through
@@ -157,7 +164,7 @@ def build_gan(config) -> tuple[nn.Module, nn.Module]:
   g = dict(config.generator.to_dict(), num_classes=classes, dtype=dtype)
   d = dict(config.discriminator.to_dict(), num_classes=classes, dtype=dtype,
            auxiliary_classifier=config.classifier_weight > 0,
-           code_classes=config.code_classes)
+           code_classes=config.code_classes, code_continuous=config.code_continuous)
   if config.model == 'mlp_gan':
     return MLPGenerator(**g), MLPDiscriminator(**d)
   if config.model == 'dcgan':

@@ -14,9 +14,9 @@ from gan_jax import reference
 from gan_jax.tools import GenerateError
 from gan_jax.writers import GRID_COLUMNS as COLUMNS
 
-MODES = ('samples', 'reconstruct', 'interpolate', 'arithmetic', 'like')
+MODES = ('samples', 'codes', 'reconstruct', 'interpolate', 'arithmetic', 'like')
 NUM_CLASSES = reference.NUM_CLASSES  # class means and agreements are the reference classifier's
-DEFAULT_NUM = {'samples': 64, 'reconstruct': 16, 'interpolate': 4, 'arithmetic': 8, 'like': 16}
+DEFAULT_NUM = {'samples': 64, 'codes': 0, 'reconstruct': 16, 'interpolate': 4, 'arithmetic': 8, 'like': 16}
 GAN_BANK_SIZE = 5000  # generated samples that stand in for encoded data when there is no encoder
 
 
@@ -70,6 +70,18 @@ def samples(model, state, rng, num: int):
     num = len(labels)
   images = model.generate(state, model.sample_latents(rng, num), labels)
   return np.asarray(images), COLUMNS, {}
+
+
+def codes(model, state, rng):
+  """InfoGAN's code grids: a row per categorical code value; one section per continuous code,
+  which sweeps along the rows."""
+  if not (isinstance(model, families.HasLatentCodes) and model.has_codes):
+    raise GenerateError(f'--mode=codes needs a run with latent codes, and this '
+                        f'{model.config.model} run has none; train one with '
+                        '--config.code_classes and/or --config.code_continuous (e.g. '
+                        'infogan_mnist).')
+  sections = [model.code_grid(state, rng, i) for i in range(max(1, model.code_continuous))]
+  return np.asarray(jnp.concatenate(sections)), COLUMNS, {'sections': len(sections)}
 
 
 def reconstruct(model, state, images):
@@ -223,6 +235,8 @@ def run(model, state, mode: str, num: int | None, images=(), like_items=(), step
             else np.zeros((0, *model.image_shape)))
   if mode == 'samples':
     return samples(model, state, rng, num)
+  if mode == 'codes':
+    return codes(model, state, rng)
   if mode == 'reconstruct':
     if not len(inputs):
       inputs = load_images([str(i) for i in range(num)], model.image_shape, dataset)
