@@ -18,7 +18,8 @@ from conftest import REPO, requires_ptb, tiny_config
 
 CAPABILITIES = (families.MakesTrainingData, families.BatchesByLength, families.RenamedNetworks,
                 families.TrainsInPhases, families.Evaluates, families.GeneratesImages,
-                families.EncodesImages, families.GeneratesText, families.DecodesText)
+                families.HasLatentCodes, families.EncodesImages, families.GeneratesText,
+                families.DecodesText)
 
 
 @pytest.mark.parametrize('experiment, expected', [
