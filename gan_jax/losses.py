@@ -55,13 +55,34 @@ def discriminator_wasserstein(real_logits, fake_logits):
   return jnp.mean(fake_logits) - jnp.mean(real_logits)
 
 
-# config.loss -> (discriminator loss, generator loss)
+def discriminator_energy(real_energy, fake_energy, margin: float):
+  """EBGAN's discriminator loss D(x) + [m - D(G(z))]^+ on energies (batch means): low energy on
+  data, and on samples up to the margin m, past which they no longer push."""
+  return jnp.mean(real_energy) + jnp.mean(jax.nn.relu(margin - fake_energy))
+
+
+def generator_energy(fake_energy):
+  """EBGAN's generator loss: the energy D gives its samples."""
+  return jnp.mean(fake_energy)
+
+
+def pull_away(codes):
+  """EBGAN's pull-away term: the mean squared cosine similarity between the codes [N, d] of
+  distinct samples of a batch, which is lowest when the samples are spread apart."""
+  unit = codes / jnp.linalg.norm(codes, axis=-1, keepdims=True)
+  n = codes.shape[0]
+  cosines = unit @ unit.T
+  return (jnp.sum(cosines ** 2) - jnp.sum(jnp.diagonal(cosines) ** 2)) / (n * (n - 1))
+
+
+# config.loss -> (discriminator loss, generator loss); 'energy' takes config.energy_margin
 GAN_LOSSES = {
     'non_saturating': (discriminator_bce, generator_non_saturating),
     'minimax': (discriminator_bce, generator_minimax),
     'hinge': (discriminator_hinge, generator_hinge),
     'least_squares': (discriminator_least_squares, generator_least_squares),
     'wasserstein': (discriminator_wasserstein, generator_hinge),
+    'energy': (discriminator_energy, generator_energy),
 }
 
 

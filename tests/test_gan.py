@@ -421,3 +421,41 @@ def test_code_classification_error_reads_q_on_the_test_split(monkeypatch):
   monkeypatch.setattr(model, '_discriminate', lambda *args, **kwargs: (
       None, {'code_logits': jnp.zeros((args[2].shape[0], 10)).at[:, 4].set(1.0)}, {}))
   assert model.code_classification_error(state) == pytest.approx(1 - 300 / 1200)
+
+
+def tiny_ebgan(**overrides):
+  return tiny_config('ebgan_mnist', **{'generator.base_features': 4,
+                                       'discriminator.base_features': 4,
+                                       'discriminator.code_dim': 8, **overrides})
+
+
+def test_ebgan_energy_is_the_reconstruction_error_and_trains_with_the_pull_away_term():
+  # A margin above every sample's energy, so D's loss is linear in the mean energies.
+  model = families.build(tiny_ebgan(energy_margin=1000.0, **{'discriminator.denoise_std': 0.5}))
+  state = model.init(jax.random.PRNGKey(0))
+  d = state.networks['discriminator']
+  x = gan.to_model_range(jnp.asarray(synthetic_batch()['image']), 'tanh')
+  energy, sown = model.discriminator.apply(d.variables(), x, train=False,
+                                           mutable=['intermediates'])
+  # A decoder of zeros reconstructs 0: the energy is then each image's own L2 norm.
+  zeroed = jax.tree_util.tree_map_with_path(
+      lambda path, p: jnp.zeros_like(p) if 'SubpixelConvTranspose_1' in str(path) else p,
+      d.params)
+  blank = model.discriminator.apply({'params': zeroed}, x, train=False)
+  np.testing.assert_allclose(blank, np.linalg.norm(np.asarray(x).reshape(len(x), -1), axis=-1),
+                             rtol=1e-5)
+  assert sown['intermediates']['features'][0].shape == (len(x), 8)
+  # Denoising: in training D sees a noisy input (another energy), in evaluation the clean one.
+  noisy = model.discriminator.apply(d.variables(), x, train=True,
+                                    rngs={'dropout': jax.random.PRNGKey(1)})
+  assert np.abs(np.asarray(noisy) - np.asarray(energy)).max() > 1e-3
+
+  _, metrics = jax.jit(model.train_step)(state, jax.tree.map(jnp.asarray, synthetic_batch()),
+                                         jax.random.PRNGKey(3))
+  assert set(metrics) >= {'pull_away', 'd_real', 'd_fake'}
+  # d_real / d_fake are mean energies (not sigmoids), so D's loss is their margin combination.
+  assert float(metrics['d_real']) > 1.0
+  np.testing.assert_allclose(metrics['d_loss'], float(metrics['d_real']) + 1000.0
+                             - float(metrics['d_fake']), rtol=1e-5)
+  with pytest.raises(ValueError, match='supports none of code_classes'):
+    families.build(tiny_ebgan(code_classes=10))

@@ -83,3 +83,18 @@ def test_unit_gaussian_nll_hand_computed():
   values = jnp.array([[0.5, 1.0], [0.0, 0.0]])
   # 0.5 * (0.25 + 0) and 0.5 * (4 + 1), averaged over the batch.
   assert float(losses.unit_gaussian_nll(means, values)) == pytest.approx((0.125 + 2.5) / 2)
+
+
+def test_energy_margin_losses_hand_computed():
+  real, fake = jnp.array([1.0, 3.0]), jnp.array([4.0, 12.0])
+  # mean(1, 3) + mean([10 - 4]^+, [10 - 12]^+) = 2 + 3: samples past the margin stop pushing.
+  assert float(losses.discriminator_energy(real, fake, margin=10.0)) == pytest.approx(5.0)
+  assert float(losses.generator_energy(fake)) == pytest.approx(8.0)
+
+
+def test_pull_away_term_hand_computed():
+  # Cosines: (a, b) = 0, (a, c) = (b, c) = 1/sqrt(2); the mean of their squares over the 6
+  # ordered pairs is (0 + 0.5 + 0.5) * 2 / 6. Scaling a code changes nothing.
+  codes = jnp.array([[1.0, 0.0], [0.0, 3.0], [2.0, 2.0]])
+  assert float(losses.pull_away(codes)) == pytest.approx(1 / 3, rel=1e-6)
+  assert float(losses.pull_away(jnp.array([[1.0, 1.0], [2.0, 2.0]]))) == pytest.approx(1.0)

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 # config.model -> 'module:Class' in gan_jax.families.
 FAMILIES = {
-    'dcgan': 'gan:GAN', 'mlp_gan': 'gan:GAN',
+    'dcgan': 'gan:GAN', 'mlp_gan': 'gan:GAN', 'ebgan': 'gan:GAN',
     'vae': 'vae:VAE', 'conv_vae': 'vae:VAE',
     'text_vae': 'text:TextVAE', 'text_lm': 'text:TextVAE',
     'seqgan': 'seqgan:SeqGAN',

@@ -1,7 +1,7 @@
 """The GAN model family: alternating D and G updates, each network with its own Optax state.
 
 Every stabiliser is a config switch read here, used by the one train step:
-`loss` (non_saturating, minimax, hinge, least_squares, wasserstein), `r1_weight`, `gp_weight`
+`loss` (non_saturating, minimax, hinge, least_squares, wasserstein, energy), `r1_weight`, `gp_weight`
 (WGAN-GP with loss=wasserstein), `label_smoothing` (one-sided, BCE losses),
 `feature_matching`, `discriminator.spectral_norm`, `discriminator.minibatch_stddev`,
 `ema_decay` (sample and evaluate with an EMA of G's weights), and separate learning rates
@@ -17,6 +17,9 @@ and `code_continuous` > 0 that many continuous codes (uniform on [-1, 1]) to G's
 the mutual-information loss (weight `info_weight`): D's Q head learns to read the codes back
 from G's samples, and G to make them readable, without labels (Chen et al. 2016). Evaluation
 then also reports `code_error`, the categorical code's test error as a classifier.
+`model='ebgan'` with `loss='energy'` is the energy-based GAN (Zhao et al. 2017): D is an
+autoencoder whose reconstruction error is the energy, trained with the margin
+`energy_margin`, and `pull_away_weight` adds its pull-away term to G's loss.
 `sampling_batch_norm` chooses the statistics a BatchNorm generator samples with (see
 SAMPLING_BATCH_NORM).
 """
@@ -69,7 +72,7 @@ class GAN:
   CONFIG_DEFAULTS = {
       'num_classes': 0, 'classifier_weight': 0.0, 'code_classes': 0, 'code_continuous': 0,
       'info_weight': 1.0,
-      'r1_weight': 0.0, 'r1_every': 1, 'augment': '', 'gp_weight': 0.0, 'label_smoothing': 0.0,
+      'pull_away_weight': 0.0, 'r1_weight': 0.0, 'r1_every': 1, 'augment': '', 'gp_weight': 0.0, 'label_smoothing': 0.0,
       'feature_matching': False, 'ema_decay': 0.0, 'sampling_batch_norm': 'running',
       'optimizer.schedule': 'constant', 'optimizer.schedule_steps': 0,
       'optimizer.grad_clip_norm': 0.0, 'discriminator.spectral_norm': False,
@@ -86,6 +89,12 @@ class GAN:
     self.g_tx = self._optimizer(opt.g_learning_rate)
     self.d_tx = self._optimizer(opt.d_learning_rate)
     self.d_loss_fn, self.g_loss_fn = losses.GAN_LOSSES[config.loss]
+    # d_real / d_fake log D's mean probability of 'real', or for energies the mean energy.
+    self.d_summary = jax.nn.sigmoid
+    if config.loss == 'energy':
+      self.d_loss_fn = functools.partial(self.d_loss_fn, margin=config.energy_margin)
+      self.d_summary = lambda energy: energy
+    self.pull_away_weight = config.pull_away_weight
     smoothing = config.label_smoothing
     if smoothing:
       if self.d_loss_fn is not losses.discriminator_bce:
@@ -284,6 +293,9 @@ class GAN:
       if self.has_codes:
         g_terms['g_info'] = self._code_loss(fake_sown, z)
         loss += self.info_weight * g_terms['g_info']
+      if self.pull_away_weight:  # EBGAN: spread the batch's codes in D's encoder
+        g_terms['pull_away'] = losses.pull_away(fake_sown['features'])
+        loss += self.pull_away_weight * g_terms['pull_away']
       return loss, g_terms
 
     (g_loss_value, g_terms), fake_grads = jax.value_and_grad(g_loss, has_aux=True)(fake)
@@ -297,8 +309,8 @@ class GAN:
           batch_stats=g.batch_stats)
 
     metrics = {'d_loss': d_loss_value, 'g_loss': g_loss_value,
-               'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
-               'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)), **terms, **g_terms}
+               'd_real': jnp.mean(self.d_summary(real_logits)),
+               'd_fake': jnp.mean(self.d_summary(fake_logits)), **terms, **g_terms}
     return state.replace(step=state.step + 1, networks=networks), metrics
 
   def sampling_generator(self, state: TrainState) -> Network:

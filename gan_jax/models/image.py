@@ -157,6 +157,46 @@ class DCGANDiscriminator(nn.Module):
     return _discriminator_head(self, x, labels, train)
 
 
+class AutoencoderDiscriminator(nn.Module):
+  """EBGAN's discriminator (Zhao et al. 2017): an autoencoder whose energy, the L2 norm of an
+  image's reconstruction error, training keeps low on data and raises on samples.
+
+  Encoder: 5x5 stride-2 convolutions (f, 2f) with LeakyReLU(0.2), then a Dense layer to a
+  `code_dim` code (sown as 'features': the pull-away term's embedding); the decoder mirrors it
+  (Dense to 7x7x2f, LeakyReLU, stride-2 transposed convolutions f and c, linear output). With
+  `denoise_std` > 0 it is a denoising autoencoder in training: it encodes the image with
+  Gaussian noise added and is scored on reconstructing the clean one (the adversarial document
+  model's D).
+  """
+  base_features: int = 64
+  code_dim: int = 128
+  denoise_std: float = 0.0
+  channels: int = 1
+  phase_form_input_gradient: bool = True  # as DCGANDiscriminator's
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, labels=None, train: bool = True):
+    del labels  # unconditional
+    target = x
+    if self.denoise_std and train:
+      x = x + self.denoise_std * jax.random.normal(self.make_rng('dropout'), x.shape, x.dtype)
+    conv_fn = (conv_general_dilated if self.phase_form_input_gradient
+               else jax.lax.conv_general_dilated)
+    f = self.base_features
+    for features in (f, 2 * f):
+      x = nn.leaky_relu(nn.Conv(features, (5, 5), strides=(2, 2), padding='SAME',
+                                dtype=self.dtype, conv_general_dilated=conv_fn)(x), 0.2)
+    code = nn.Dense(self.code_dim, dtype=self.dtype)(x.reshape((x.shape[0], -1)))
+    self.sow('intermediates', 'features', code)
+    x = nn.leaky_relu(nn.Dense(7 * 7 * 2 * f, dtype=self.dtype)(code), 0.2)
+    x = nn.leaky_relu(SubpixelConvTranspose(f, 5, dtype=self.dtype)(x.reshape((-1, 7, 7, 2 * f))),
+                      0.2)
+    reconstruction = SubpixelConvTranspose(self.channels, 5, dtype=self.dtype)(x)
+    squared = jnp.sum((reconstruction.astype(jnp.float32) - target) ** 2, axis=(1, 2, 3))
+    return jnp.sqrt(squared + 1e-8)  # the epsilon keeps the gradient finite at 0
+
+
 def build_gan(config) -> tuple[nn.Module, nn.Module]:
   """The (generator, discriminator) pair that `config.model` names."""
   classes = config.num_classes
@@ -169,7 +209,19 @@ def build_gan(config) -> tuple[nn.Module, nn.Module]:
     return MLPGenerator(**g), MLPDiscriminator(**d)
   if config.model == 'dcgan':
     return DCGANGenerator(**g), DCGANDiscriminator(**d)
-  raise ValueError(f'unknown model {config.model!r}; known: mlp_gan, dcgan')
+  if config.model == 'ebgan':
+    on = [name for name, value in [
+        ('num_classes', classes), ('classifier_weight', config.classifier_weight),
+        ('code_classes', config.code_classes), ('code_continuous', config.code_continuous),
+        ('discriminator.spectral_norm', config.discriminator.spectral_norm),
+        ('discriminator.minibatch_stddev', config.discriminator.minibatch_stddev)] if value]
+    if on:
+      raise ValueError(f'ebgan\'s autoencoder discriminator supports none of {", ".join(on)}; '
+                       'turn them off')
+    d = {k: v for k, v in config.discriminator.items()
+         if k not in ('spectral_norm', 'minibatch_stddev')}
+    return DCGANGenerator(**g), AutoencoderDiscriminator(**d, dtype=dtype)
+  raise ValueError(f'unknown model {config.model!r}; known: mlp_gan, dcgan, ebgan')
 
 
 class MNISTClassifier(nn.Module):
