@@ -135,11 +135,11 @@ def restore(manager, abstract_state, step: int | None = None,
   step = manager.latest_step() if step is None else step
   path = epath.Path(manager.directory) / str(step)
   renames = {}
-  if previous_network_names:
-    saved = saved_network_names(manager, step)
-    renames = {new: old for new, old in previous_network_names.items()
-               if new not in saved and old in saved}
   try:
+    if previous_network_names:
+      saved = saved_network_names(manager, step)
+      renames = {new: old for new, old in previous_network_names.items()
+                 if new not in saved and old in saved}
     restored = manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(_rename_networks(abstract_state, renames)),
         data=ocp.args.JsonRestore(),

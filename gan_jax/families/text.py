@@ -33,7 +33,7 @@ def word_dropout(rng, inputs, rate: float, unk: int):
 class TextVAE:
   """The sentence VAE, and with `text_model.latent_dim` 0 the language model (its decoder alone)."""
   EVALUATION_OPTIONS = {'importance_samples': 'eval_importance_samples'}
-  # Runs before the schedule switches trained at a constant rate over the whole run.
+  # Runs before these switches trained at a constant rate over the whole run, unbucketed.
   CONFIG_DEFAULTS = {'optimizer.schedule': 'constant', 'optimizer.schedule_steps': 0,
                      'bucket_lengths': ()}
 
