@@ -197,6 +197,21 @@ class AutoencoderDiscriminator(nn.Module):
     return jnp.sqrt(squared + 1e-8)  # the epsilon keeps the gradient finite at 0
 
 
+class MLP(nn.Module):
+  """Dense layers with ReLU between them and a linear last layer; images are flattened."""
+  sizes: Sequence[int]
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    x = x.reshape((x.shape[0], -1))
+    for i, size in enumerate(self.sizes):
+      x = nn.Dense(size, dtype=self.dtype)(x)
+      if i < len(self.sizes) - 1:
+        x = nn.relu(x)
+    return x.astype(jnp.float32)
+
+
 def build_gan(config) -> tuple[nn.Module, nn.Module]:
   """The (generator, discriminator) pair that `config.model` names."""
   classes = config.num_classes

@@ -1,0 +1,29 @@
+"""The adversarial autoencoder on MNIST (Makhzani et al. 2016, section 2/Appendix): encoder,
+decoder and code discriminator are MLPs with two hidden layers of 1,000 ReLU units, an 8-d
+code (the paper's MNIST likelihood experiments), a Gaussian prior (`--config.aae.prior=mixture`:
+10 Gaussians on a circle in two code dimensions). Adam for the three networks (the paper used
+SGD with momentum), batch 100.
+"""
+import ml_collections
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.model = 'aae'
+  config.dataset = 'mnist'
+  config.seed = 0
+  config.batch_size = 100
+  config.num_train_steps = 30_000  # 50 epochs
+  config.log_every_steps = 500
+  config.checkpoint_every_steps = 2000
+  config.sample_every_steps = 2000
+  config.eval_every_steps = 10_000
+  config.eval_num_samples = 10_000
+  config.max_checkpoints_to_keep = 3
+  config.compute_dtype = 'float32'
+
+  config.aae = ml_collections.ConfigDict(dict(latent_dim=8, hidden_sizes=(1000, 1000),
+                                              prior='gaussian'))
+  config.optimizer = ml_collections.ConfigDict(dict(ae_learning_rate=2e-4, d_learning_rate=2e-4,
+                                                    b1=0.5))
+  return config
