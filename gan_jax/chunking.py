@@ -3,6 +3,7 @@ distances), so memory stays bounded for any count; generation runs data-parallel
 import jax
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
+import numpy as np
 
 CHUNK = 1000  # items per pass
 
@@ -10,6 +11,13 @@ CHUNK = 1000  # items per pass
 def in_chunks(items, size: int = CHUNK):
   """Consecutive slices of at most `size` items."""
   return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def sampled(fn, rng, n: int, size: int = CHUNK):
+  """`fn(key, count)` called on chunks of at most `size` of `n` items (key folded from `rng` per
+  chunk), the results concatenated as one NumPy array."""
+  return np.concatenate([np.asarray(fn(jax.random.fold_in(rng, i), len(chunk)))
+                         for i, chunk in enumerate(in_chunks(range(n), size))])
 
 
 def data_parallel(state, *arrays):

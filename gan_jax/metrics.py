@@ -6,13 +6,15 @@ float64 NumPy).
 * Class score exp(E_x KL(p(y|x) || p(y))) (TF-GAN's `mnist_score`, at most the class count).
 * Precision and recall of Kynkaenniemi et al. (2019): the share of one set inside the union of
   k-NN balls around the other set's points.
-* The error of unsupervised clusters (or codes) used as a classifier.
+* The error of unsupervised clusters (or codes) used as a classifier; 1-nearest-neighbour and
+  linear-probe accuracy of learned features.
 """
 import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import scipy.optimize
 
 from gan_jax import chunking
@@ -103,3 +105,43 @@ def cluster_error(clusters, labels, one_to_one: bool = True) -> float:
   else:
     matched = counts.max(axis=1).sum()
   return float(1.0 - matched / len(labels))
+
+
+def nearest_neighbour_accuracy(train_features, train_labels, test_features, test_labels,
+                               chunk: int = chunking.CHUNK) -> float:
+  """Test accuracy of the 1-nearest-neighbour classifier in cosine distance (the BiGAN paper's
+  measure of an encoder's features)."""
+  unit = lambda f: f / (np.linalg.norm(f, axis=-1, keepdims=True) + 1e-12)
+  bank = jnp.asarray(unit(np.asarray(train_features, np.float32)))
+  nearest = jax.jit(lambda q: jnp.argmax(q @ bank.T, axis=-1))
+  predicted = np.concatenate([np.asarray(nearest(jnp.asarray(q))) for q in chunking.in_chunks(
+      unit(np.asarray(test_features, np.float32)), chunk)])
+  return float(np.mean(np.asarray(train_labels)[predicted] == np.asarray(test_labels)))
+
+
+def linear_probe_accuracy(train_features, train_labels, test_features, test_labels,
+                          steps: int = 500, learning_rate: float = 0.05) -> float:
+  """Test accuracy of a softmax regression fitted to standardised features (full-batch Adam)."""
+  train_features = np.asarray(train_features, np.float32)
+  mean, std = train_features.mean(0), train_features.std(0) + 1e-6
+  x, y = jnp.asarray((train_features - mean) / std), jnp.asarray(train_labels)
+  classes = int(max(np.max(train_labels), np.max(test_labels))) + 1
+  params = {'w': jnp.zeros((x.shape[1], classes)), 'b': jnp.zeros(classes)}
+  tx = optax.adam(learning_rate)
+
+  def loss(params):
+    logits = x @ params['w'] + params['b']
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
+
+  @jax.jit
+  def fit(params):
+    def step(carry, _):
+      params, opt_state = carry
+      updates, opt_state = tx.update(jax.grad(loss)(params), opt_state)
+      return (optax.apply_updates(params, updates), opt_state), None
+    return jax.lax.scan(step, (params, tx.init(params)), None, length=steps)[0][0]
+
+  params = fit(params)
+  test = (np.asarray(test_features, np.float32) - mean) / std
+  predicted = np.argmax(test @ np.asarray(params['w']) + np.asarray(params['b']), axis=-1)
+  return float(np.mean(predicted == np.asarray(test_labels)))

@@ -88,6 +88,14 @@ def image_metrics(images01: np.ndarray, labels: np.ndarray | None = None,
   return result
 
 
+def reconstruction_metrics(inputs01: np.ndarray, reconstructions01: np.ndarray) -> dict:
+  """image_metrics of reconstructions, prefixed recon_, with recon_agreement: the share whose
+  class the classifier reads as that of their input."""
+  input_classes = np.argmax(logits_and_features(inputs01)[0], axis=-1)
+  metrics = image_metrics(reconstructions01, input_classes)
+  return {f'recon_{k.replace("label_", "")}': v for k, v in metrics.items()}
+
+
 def real_data_floor(num_samples: int = NUM_REAL) -> dict[str, float]:
   """The metrics of real images (the first num_samples training images) against the test set."""
   images = input_pipeline.load_split('mnist', 'train')['image'][:num_samples]

@@ -73,3 +73,19 @@ def test_cluster_error_matches_clusters_to_classes():
   split = np.array([0, 3, 1, 1, 2, 2, 2, 3])
   assert metrics.cluster_error(split, labels) == pytest.approx(1 / 8)
   assert metrics.cluster_error(split, labels, one_to_one=False) == 0.0
+
+
+def test_nearest_neighbour_and_linear_probe_accuracy():
+  rng = np.random.default_rng(0)
+  centres = np.eye(4) * 5.0
+  train_labels = np.repeat(np.arange(4), 50)
+  test_labels = np.array([0, 1, 2, 3, 3])
+  train = centres[train_labels] + rng.normal(size=(200, 4))
+  test = centres[test_labels] + rng.normal(size=(5, 4)) * 0.1
+  assert metrics.nearest_neighbour_accuracy(train, train_labels, test, test_labels) == 1.0
+  assert metrics.linear_probe_accuracy(train, train_labels, test, test_labels) == 1.0
+  # Cosine distance: a test point scaled by 100 keeps its neighbour; labels shuffled, chance.
+  assert metrics.nearest_neighbour_accuracy(train, train_labels, test * 100, test_labels) == 1.0
+  wrong = (test_labels + 1) % 4
+  assert metrics.nearest_neighbour_accuracy(train, train_labels, test, wrong) == 0.0
+  assert metrics.linear_probe_accuracy(train, train_labels, test, wrong) == 0.0

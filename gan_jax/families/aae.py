@@ -140,17 +140,14 @@ class AAE:
     """Reference-classifier metrics of num_samples decoded prior samples, and (prefixed recon_)
     of the reconstructions of as many test digits."""
     n = num_samples or self.config.eval_num_samples
-    decode = jax.jit(self.generate)
-    reconstruct = jax.jit(lambda state, x: self.generate(state, self.encode(state, x)[0]))
-    key = jax.random.PRNGKey(self.config.seed + 2)
-    samples = np.concatenate([
-        np.asarray(decode(state, self.sample_latents(jax.random.fold_in(key, i), len(chunk))))
-        for i, chunk in enumerate(chunking.in_chunks(np.arange(n)))])
+    decode = jax.jit(lambda state, key, count: self.generate(state, self.sample_latents(key, count)),
+                     static_argnums=2)
+    samples = chunking.sampled(lambda key, count: decode(state, key, count),
+                               jax.random.PRNGKey(self.config.seed + 2), n)
     results = reference.image_metrics(samples)
+    reconstruct = jax.jit(lambda state, x: self.generate(state, self.encode(state, x)[0]))
     test = input_pipeline.load_split(self.config.dataset, 'test')['image'][:n] / 255.0
     reconstructions = np.concatenate([np.asarray(reconstruct(state, chunk.astype(np.float32)))
                                       for chunk in chunking.in_chunks(test)])
-    input_classes = np.argmax(reference.logits_and_features(test)[0], axis=-1)
-    recon = reference.image_metrics(reconstructions, input_classes)
-    results.update({f'recon_{k.replace("label_", "")}': v for k, v in recon.items()})
+    results.update(reference.reconstruction_metrics(test, reconstructions))
     return results
