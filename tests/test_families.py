@@ -28,6 +28,7 @@ CAPABILITIES = (families.MakesTrainingData, families.BatchesByLength, families.R
     ('vae_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),
     ('aae_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),
     ('bigan_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),
+    ('vaegan_mnist', {'Evaluates', 'GeneratesImages', 'HasLatentCodes', 'EncodesImages'}),
     ('ebgan_mnist', {'Evaluates', 'GeneratesImages', 'HasLatentCodes'}),
     ('mnist_classifier', {'Evaluates'}),
     pytest.param('text_vae_ptb', {'BatchesByLength', 'RenamedNetworks', 'Evaluates',

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 FAMILIES = {
     'dcgan': 'gan:GAN', 'mlp_gan': 'gan:GAN', 'ebgan': 'gan:GAN',
     'vae': 'vae:VAE', 'conv_vae': 'vae:VAE',
-    'aae': 'aae:AAE', 'bigan': 'bigan:BiGAN',
+    'aae': 'aae:AAE', 'bigan': 'bigan:BiGAN', 'vaegan': 'vaegan:VAEGAN',
     'text_vae': 'text:TextVAE', 'text_lm': 'text:TextVAE',
     'seqgan': 'seqgan:SeqGAN',
     'classifier': 'classifier:Classifier',

@@ -303,15 +303,17 @@ class GAN:
     g = g.apply_gradients(g_grads, self.g_tx, batch_stats=g_batch_stats)
     networks = {'generator': g, 'discriminator': d}
     if self.ema_decay:
-      ema = state.networks['generator_ema']
-      networks['generator_ema'] = ema.replace(
-          params=optax.incremental_update(g.params, ema.params, 1.0 - self.ema_decay),
-          batch_stats=g.batch_stats)
+      networks['generator_ema'] = self.ema_update(state.networks['generator_ema'], g)
 
     metrics = {'d_loss': d_loss_value, 'g_loss': g_loss_value,
                'd_real': jnp.mean(self.d_summary(real_logits)),
                'd_fake': jnp.mean(self.d_summary(fake_logits)), **terms, **g_terms}
     return state.replace(step=state.step + 1, networks=networks), metrics
+
+  def ema_update(self, ema: Network, g: Network) -> Network:
+    """The EMA of G's weights after G's update (BatchNorm statistics: G's own)."""
+    return ema.replace(params=optax.incremental_update(g.params, ema.params, 1.0 - self.ema_decay),
+                       batch_stats=g.batch_stats)
 
   def sampling_generator(self, state: TrainState) -> Network:
     """The generator that samples: the EMA weights when on, with the BatchNorm statistics that

@@ -222,7 +222,7 @@ def build_gan(config) -> tuple[nn.Module, nn.Module]:
            code_classes=config.code_classes, code_continuous=config.code_continuous)
   if config.model == 'mlp_gan':
     return MLPGenerator(**g), MLPDiscriminator(**d)
-  if config.model == 'dcgan':
+  if config.model in ('dcgan', 'vaegan'):
     return DCGANGenerator(**g), DCGANDiscriminator(**d)
   if config.model == 'ebgan':
     on = [name for name, value in [
