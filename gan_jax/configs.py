@@ -102,7 +102,8 @@ def add_gan_switches(config):
   config.classifier_weight = 0.0  # > 0 (with classes): AC-GAN's auxiliary classifier loss
   config.code_classes = 0         # > 0: InfoGAN's categorical code of this many values in G's input
   config.code_continuous = 0      # > 0: InfoGAN's continuous codes, this many, uniform on [-1, 1]
-  config.info_weight = 1.0        # lambda of the codes' mutual-information loss (InfoGAN: 1)
+  config.info_weight = 1.0        # lambda of the categorical code's mutual-information loss
+  config.info_continuous_weight = 1.0  # lambda of the continuous codes' part (InfoGAN code: 1)
   config.pull_away_weight = 0.0   # > 0: EBGAN's pull-away term on D's codes of G's samples
   config.r1_weight = 0.0          # gamma of the R1 penalty on real data
   config.r1_every = 1             # lazy R1: the penalty every N steps, weighted N times

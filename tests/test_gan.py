@@ -339,13 +339,13 @@ def test_categorical_code_losses_by_hand_and_its_latents():
 
   codes = np.argmax(np.asarray(z)[:, config.latent_dim:], -1)
   np.testing.assert_allclose(
-      metrics['d_info'], _cross_entropy(q_logits(state.networks['discriminator'].params)[1],
-                                        codes), rtol=1e-4)
+      metrics['d_info'], 0.5 * _cross_entropy(q_logits(state.networks['discriminator'].params)[1],
+                                              codes), rtol=1e-4)
   logits, q_after = q_logits(new_state.networks['discriminator'].params)
-  g_info = _cross_entropy(q_after, codes)
+  g_info = 0.5 * _cross_entropy(q_after, codes)  # weighted by info_weight
   np.testing.assert_allclose(metrics['g_info'], g_info, rtol=1e-4)
-  np.testing.assert_allclose(metrics['g_loss'], losses.generator_non_saturating(logits)
-                             + 0.5 * g_info, rtol=1e-4)
+  np.testing.assert_allclose(metrics['g_loss'], losses.generator_non_saturating(logits) + g_info,
+                             rtol=1e-4)
 
 
 def test_code_grid_rows_hold_one_code_each():
@@ -365,7 +365,8 @@ def test_code_grid_rows_hold_one_code_each():
 def test_continuous_codes_losses_by_hand_latents_and_grid():
   """InfoGAN's continuous codes: G's latents end in uniform [-1, 1] codes after the one-hot; the
   info loss adds half the squared error of Q's means to the categorical cross-entropy."""
-  config = tiny_dcgan(code_classes=3, code_continuous=2)
+  config = tiny_dcgan(code_classes=3, code_continuous=2, info_weight=2.0,
+                      info_continuous_weight=0.1)
   model = families.build(config)
   z = np.asarray(model.sample_latents(jax.random.PRNGKey(5), 4000))
   width = config.latent_dim
@@ -379,13 +380,13 @@ def test_continuous_codes_losses_by_hand_latents_and_grid():
   sown = {'code_logits': jnp.zeros((2, 3)), 'code_means': jnp.array([[0.0, 0.0], [1.0, 1.0]])}
   zz = model.with_codes(jnp.zeros((2, width)), jnp.array([0, 2]),
                         jnp.array([[1.0, 0.0], [1.0, -1.0]]))
-  # log 3 (uniform logits) + mean(0.5 * 1, 0.5 * (0 + 4))
-  assert float(model._code_loss(sown, zz)) == pytest.approx(np.log(3) + 1.25, rel=1e-6)
+  # 2 * log 3 (uniform logits) + 0.1 * mean(0.5 * 1, 0.5 * (0 + 4))
+  assert float(model._code_loss(sown, zz)) == pytest.approx(2 * np.log(3) + 0.125, rel=1e-6)
 
   state, metrics = jax.jit(model.train_step)(model.init(jax.random.PRNGKey(0)),
                                              jax.tree.map(jnp.asarray, synthetic_batch()),
                                              jax.random.PRNGKey(3))
-  assert np.isfinite(metrics['d_info']) and metrics['d_info'] > np.log(3) - 0.1
+  assert np.isfinite(metrics['d_info']) and metrics['d_info'] > 2 * np.log(3) - 0.2
   assert set(state.networks['discriminator'].params) >= {'code_head', 'code_mean_head'}
   # The grid: a row per code value, the first continuous code sweeping [-2, 2] along each row
   # on one noise, the second at 0.

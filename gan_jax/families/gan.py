@@ -14,7 +14,8 @@ inputs, gan_jax/augment.py). `num_classes` > 0 makes both networks class-conditi
 pushed to be read as the class it was asked for).
 `code_classes` > 0 appends InfoGAN's categorical code (a one-hot, uniform over this many values)
 and `code_continuous` > 0 that many continuous codes (uniform on [-1, 1]) to G's noise, and adds
-the mutual-information loss (weight `info_weight`): D's Q head learns to read the codes back
+the mutual-information loss (weights `info_weight`, and `info_continuous_weight` for the
+continuous codes' part): D's Q head learns to read the codes back
 from G's samples, and G to make them readable, without labels (Chen et al. 2016). Evaluation
 then also reports `code_error`, the categorical code's test error as a classifier.
 `model='ebgan'` with `loss='energy'` is the energy-based GAN (Zhao et al. 2017): D is an
@@ -71,7 +72,7 @@ class GAN:
   # sampled with BatchNorm's running averages.
   CONFIG_DEFAULTS = {
       'num_classes': 0, 'classifier_weight': 0.0, 'code_classes': 0, 'code_continuous': 0,
-      'info_weight': 1.0,
+      'info_weight': 1.0, 'info_continuous_weight': 1.0,
       'pull_away_weight': 0.0, 'r1_weight': 0.0, 'r1_every': 1, 'augment': '', 'gp_weight': 0.0, 'label_smoothing': 0.0,
       'feature_matching': False, 'ema_decay': 0.0, 'sampling_batch_norm': 'running',
       'optimizer.schedule': 'constant', 'optimizer.schedule_steps': 0,
@@ -109,6 +110,7 @@ class GAN:
     self.code_continuous = config.code_continuous
     self.has_codes = bool(self.code_classes or self.code_continuous)
     self.info_weight = config.info_weight
+    self.info_continuous_weight = config.info_continuous_weight
     if self.code_classes and self.num_classes:
       raise ValueError('code_classes and num_classes both set: a conditional GAN is told its '
                        'classes; use one of the two')
@@ -208,14 +210,17 @@ class GAN:
     return losses.classifier_cross_entropy(sown['class_logits'], labels)
 
   def _code_loss(self, sown, z):
-    """InfoGAN's bound on -I(codes; G(z)) up to the codes' constant entropy: Q's cross-entropy
-    for the categorical code plus, for the continuous codes, the negative log-density of a
-    unit-variance Gaussian around Q's means (the reference code fixes the standard deviation)."""
+    """InfoGAN's weighted bound on -I(codes; G(z)) up to the codes' constant entropy:
+    info_weight times Q's cross-entropy for the categorical code, plus info_continuous_weight
+    times the negative log-density of a unit-variance Gaussian around Q's means for the
+    continuous codes (the reference code fixes the standard deviation)."""
     loss = jnp.zeros(())
     if self.code_classes:
-      loss += losses.classifier_cross_entropy(sown['code_logits'], self.codes_of(z))
+      loss += self.info_weight * losses.classifier_cross_entropy(sown['code_logits'],
+                                                                 self.codes_of(z))
     if self.code_continuous:
-      loss += losses.unit_gaussian_nll(sown['code_means'], self.continuous_codes_of(z))
+      loss += self.info_continuous_weight * losses.unit_gaussian_nll(
+          sown['code_means'], self.continuous_codes_of(z))
     return loss
 
   def train_step(self, state: TrainState, batch, rng):
@@ -255,7 +260,7 @@ class GAN:
         loss += self.classifier_weight * terms['d_classifier']
       if self.has_codes:  # Q learns to read the codes back from G's samples
         terms['d_info'] = self._code_loss(fake_sown, z)
-        loss += self.info_weight * terms['d_info']
+        loss += terms['d_info']
       critic = lambda labels: lambda x: self.penalty_discriminator.apply(
           {'params': d_params, 'batch_stats': d_stats}, x, labels, train=False)
       if self.r1_weight:
@@ -292,7 +297,7 @@ class GAN:
         loss += self.classifier_weight * g_terms['g_classifier']
       if self.has_codes:
         g_terms['g_info'] = self._code_loss(fake_sown, z)
-        loss += self.info_weight * g_terms['g_info']
+        loss += g_terms['g_info']
       if self.pull_away_weight:  # EBGAN: spread the batch's codes in D's encoder
         g_terms['pull_away'] = losses.pull_away(fake_sown['features'])
         loss += self.pull_away_weight * g_terms['pull_away']
