@@ -59,6 +59,3 @@ def test_aae_trains_evaluates_and_works_with_the_encoder_tools(tmp_path):
   assert codes.shape == (3, 4) and float(jnp.max(logvar)) == aae.POINT_LOGVAR
   recon = generate.run(str(tmp_path), 'reconstruct', str(tmp_path / 'r.png'), images=['3', '5'])
   assert recon['images'] == 16  # the input row and the reconstruction row, padded
-  like = generate.run(str(tmp_path), 'like', str(tmp_path / 'l.png'), like_items=['0'], num=4,
-                      nearest=3)
-  assert len(like['nearest_training_items']) == 1
