@@ -9,6 +9,15 @@ import numpy as np
 
 from gan_jax import metrics
 
+# The log-variance a deterministic encoder reports for its codes: a point mass, for tools that
+# draw from a posterior.
+POINT_MASS_LOGVAR = -20.0
+
+
+def point_mass(codes):
+  """(codes, log-variance) of a deterministic encoder, in the EncodesImages form."""
+  return codes, jnp.full_like(codes, POINT_MASS_LOGVAR)
+
 
 def lerp(z0, z1, t):
   """Linear path: (1 - t) z0 + t z1 for each t in `t` ([T] -> [T, d])."""

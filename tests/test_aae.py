@@ -6,6 +6,7 @@ import pytest
 
 from gan_jax import families
 from gan_jax import generate
+from gan_jax import latent
 from gan_jax import train
 from gan_jax.families import aae
 from conftest import requires_mnist, tiny_config
@@ -56,6 +57,6 @@ def test_aae_trains_evaluates_and_works_with_the_encoder_tools(tmp_path):
   result = model.evaluate(state, 200)
   assert {'fid', 'class_score', 'recon_fid', 'recon_agreement'} <= set(result)
   codes, logvar = model.encode(state, jnp.zeros((3, 28, 28, 1)))
-  assert codes.shape == (3, 4) and float(jnp.max(logvar)) == aae.POINT_LOGVAR
+  assert codes.shape == (3, 4) and float(jnp.max(logvar)) == latent.POINT_MASS_LOGVAR
   recon = generate.run(str(tmp_path), 'reconstruct', str(tmp_path / 'r.png'), images=['3', '5'])
   assert recon['images'] == 16  # the input row and the reconstruction row, padded

@@ -21,6 +21,7 @@ import optax
 
 from gan_jax import chunking
 from gan_jax import input_pipeline
+from gan_jax import latent
 from gan_jax import losses
 from gan_jax import models
 from gan_jax import reference
@@ -29,8 +30,6 @@ from gan_jax.writers import GRID_COLUMNS
 
 PRIORS = ('gaussian', 'mixture')
 MIXTURE_COMPONENTS, MIXTURE_RADIUS, MIXTURE_STD = 10, 4.0, 0.5
-# Deterministic codes: a posterior log-variance this low is a point mass for the latent tools.
-POINT_LOGVAR = -20.0
 
 
 def sample_prior(rng, prior: str, n: int, latent_dim: int):
@@ -69,12 +68,12 @@ class AAE:
 
   def init(self, rng) -> TrainState:
     e_key, g_key, d_key, rng = jax.random.split(rng, 4)
-    latent = jnp.zeros((1, self.config.aae.latent_dim))
+    code = jnp.zeros((1, self.config.aae.latent_dim))
     networks = {
         'encoder': Network.create(self.encoder.init(e_key, jnp.zeros((1, *self.image_shape))),
                                   self.ae_tx),
-        'decoder': Network.create(self.decoder.init(g_key, latent), self.ae_tx),
-        'discriminator': Network.create(self.discriminator.init(d_key, latent), self.d_tx)}
+        'decoder': Network.create(self.decoder.init(g_key, code), self.ae_tx),
+        'discriminator': Network.create(self.discriminator.init(d_key, code), self.d_tx)}
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, networks=networks)
 
   def train_step(self, state: TrainState, batch, rng):
@@ -124,7 +123,7 @@ class AAE:
   def encode(self, state: TrainState, images):
     """Images in [0, 1] -> (codes, a point-mass log-variance): the encoder is deterministic."""
     codes = self.encoder.apply({'params': state.networks['encoder'].params}, images)
-    return codes, jnp.full_like(codes, POINT_LOGVAR)
+    return latent.point_mass(codes)
 
   def generate(self, state: TrainState, z, labels=None):
     """Bernoulli means (images in [0, 1]) decoded from codes; `labels` unused."""

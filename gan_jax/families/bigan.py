@@ -18,6 +18,7 @@ import optax
 
 from gan_jax import chunking
 from gan_jax import input_pipeline
+from gan_jax import latent
 from gan_jax import losses
 from gan_jax import metrics
 from gan_jax import models
@@ -26,7 +27,6 @@ from gan_jax.state import Network, TrainState
 from gan_jax.writers import GRID_COLUMNS
 
 PRIORS = ('uniform', 'gaussian')
-POINT_LOGVAR = -20.0  # a deterministic encoder's codes, as a posterior for the latent tools
 
 
 class BiGAN:
@@ -68,7 +68,7 @@ class BiGAN:
     out = self.encoder.apply({'params': e_params}, x)
     if self.config.bigan.stochastic:
       return jnp.split(out, 2, axis=-1)
-    return out, jnp.full_like(out, POINT_LOGVAR)
+    return latent.point_mass(out)
 
   def _codes(self, e_params, x, rng):
     mean, logvar = self.posterior(e_params, x)
