@@ -64,8 +64,14 @@ def squared_distances(a, b):
 
 @functools.partial(jax.jit, static_argnums=2)
 def _kth_smallest_distance(queries, features, k: int):
-  # k + 1: each query is itself in `features`, at distance 0.
-  return -jax.lax.top_k(-squared_distances(queries, features), k + 1)[0][:, k]
+  # The (k + 1)-th smallest (each query is itself in `features`, at distance 0), by removing the
+  # row minimum k times: for small k ~15x faster than lax.top_k on the CPU, and a few reductions
+  # on any backend.
+  distances = squared_distances(queries, features)
+  rows = jnp.arange(distances.shape[0])
+  for _ in range(k):
+    distances = distances.at[rows, jnp.argmin(distances, axis=1)].set(jnp.inf)
+  return jnp.min(distances, axis=1)
 
 
 @jax.jit
@@ -85,9 +91,13 @@ def coverage(queries, support, support_radii, chunk: int = chunking.CHUNK):
                                          for q in chunking.in_chunks(queries, chunk)])))
 
 
-def precision_recall(real, fake, k: int = 3):
+def precision_recall(real, fake, k: int = 3, real_radii=None):
+  """(precision, recall); `real_radii` = knn_radii(real, k), when the caller keeps them for a fixed
+  real set (they cost most of the computation)."""
   real, fake = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
-  precision = coverage(fake, real, knn_radii(real, k))
+  if real_radii is None:
+    real_radii = knn_radii(real, k)
+  precision = coverage(fake, real, real_radii)
   recall = coverage(real, fake, knn_radii(fake, k))
   return precision, recall
 

@@ -27,6 +27,7 @@ REFERENCE_SHA256 = 'a420b3ae932953261b292e558526d698d538200cd0df3a3b7f62a480af8f
 ARCHITECTURE = dict(block_features=(32, 64), hidden_size=128, dropout_rate=0.5)
 NUM_REAL = 10_000  # the whole MNIST test set
 NUM_CLASSES = 10
+PRECISION_RECALL_K = 3
 
 
 def _sha256(path) -> str:
@@ -65,21 +66,27 @@ def logits_and_features(images01: np.ndarray):
 
 
 @functools.cache
-def _real_outputs(split: str, count: int):
+def _real_reference(split: str, count: int):
+  """What image_metrics compares against, computed once per real set: the real images' Gaussian
+  statistics of logits and features, their features and k-NN radii."""
   images = input_pipeline.load_split('mnist', split)['image'][:count]
-  return logits_and_features(images.astype(np.float32) / 255.0)
+  logits, features = logits_and_features(images.astype(np.float32) / 255.0)
+  return dict(logits_stats=metrics.gaussian_stats(logits),
+              feature_stats=metrics.gaussian_stats(features), features=features,
+              radii=metrics.knn_radii(features, PRECISION_RECALL_K))
 
 
 def image_metrics(images01: np.ndarray, labels: np.ndarray | None = None,
                   real_split: str = 'test') -> dict[str, float]:
-  """FID, logits FD, class score, precision and recall (k=3) of images in [0, 1] against the
+  """FID, logits FD, class score, precision and recall (k=PRECISION_RECALL_K) of images in [0, 1] against the
   MNIST test set; with `labels` (conditional generation), the classifier's agreement with them."""
-  real_logits, real_features = _real_outputs(real_split, NUM_REAL)
+  real = _real_reference(real_split, NUM_REAL)
   logits, features = logits_and_features(images01)
-  precision, recall = metrics.precision_recall(real_features, features)
+  precision, recall = metrics.precision_recall(real['features'], features, PRECISION_RECALL_K,
+                                               real['radii'])
   result = {
-      'fid': metrics.frechet_distance_of(real_features, features),
-      'logits_fd': metrics.frechet_distance_of(real_logits, logits),
+      'fid': metrics.frechet_distance(*real['feature_stats'], *metrics.gaussian_stats(features)),
+      'logits_fd': metrics.frechet_distance(*real['logits_stats'], *metrics.gaussian_stats(logits)),
       'class_score': float(metrics.class_score(logits)),
       'precision': precision, 'recall': recall,
   }

@@ -64,6 +64,19 @@ def test_precision_recall_of_a_mode_collapsed_generator():
   assert precision > 0.7 and recall < 0.15
 
 
+def test_knn_radii_against_brute_force_with_ties_across_chunks():
+  rng = np.random.default_rng(3)
+  points = rng.integers(0, 4, size=(300, 2)).astype(np.float32)  # many exact duplicates
+  squared = ((points[:, None] - points[None]) ** 2).sum(-1)
+  for k in (1, 3, 7):
+    expected = np.sort(squared, axis=1)[:, k]  # column 0 is the point itself
+    np.testing.assert_allclose(metrics.knn_radii(points, k, chunk=128), expected, atol=1e-5)
+  # Cached radii give what computing them does.
+  real, fake = rng.normal(size=(500, 8)), rng.normal(size=(400, 8)) + 0.5
+  assert metrics.precision_recall(real, fake, 3, metrics.knn_radii(real, 3)) == (
+      metrics.precision_recall(real, fake, 3))
+
+
 def test_cluster_error_matches_clusters_to_classes():
   labels = np.array([0, 0, 1, 1, 2, 2, 2, 0])
   # A relabelling of the classes is a perfect classifier; one item in another cluster costs 1/8.
