@@ -22,8 +22,11 @@ def get_config():
   config.max_checkpoints_to_keep = 3
   config.compute_dtype = 'float32'
 
+  # categories > 0 splits the code into a categorical y and a style z (aae_semi_mnist,
+  # aae_cluster_mnist); labeled_examples > 0 adds their supervised phase.
   config.aae = ml_collections.ConfigDict(dict(latent_dim=8, hidden_sizes=(1000, 1000),
-                                              prior='gaussian'))
+                                              prior='gaussian', categories=0,
+                                              labeled_examples=0, labeled_batch_size=100))
   config.optimizer = ml_collections.ConfigDict(dict(ae_learning_rate=2e-4, d_learning_rate=2e-4,
                                                     b1=0.5))
   return config

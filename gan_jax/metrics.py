@@ -6,8 +6,9 @@ float64 NumPy).
 * Class score exp(E_x KL(p(y|x) || p(y))) (TF-GAN's `mnist_score`, at most the class count).
 * Precision and recall of Kynkaenniemi et al. (2019): the share of one set inside the union of
   k-NN balls around the other set's points.
-* The error of unsupervised clusters (or codes) used as a classifier; 1-nearest-neighbour and
-  linear-probe accuracy of learned features.
+* The error of unsupervised clusters (or codes) used as a classifier, matched to classes by
+  agreement or by each cluster's most confident item; 1-nearest-neighbour and linear-probe
+  accuracy of learned features.
 """
 import functools
 
@@ -115,6 +116,15 @@ def cluster_error(clusters, labels, one_to_one: bool = True) -> float:
   else:
     matched = counts.max(axis=1).sum()
   return float(1.0 - matched / len(labels))
+
+
+def most_confident_label_error(reference_probs, reference_labels, test_clusters,
+                               test_labels) -> float:
+  """Test error when each cluster takes the label of the reference item it is most confident
+  of (argmax over items of p(cluster | x); Makhzani et al. 2016's rule for unsupervised
+  clustering, with a labelled reference set other than the test set)."""
+  cluster_labels = np.asarray(reference_labels)[np.argmax(np.asarray(reference_probs), axis=0)]
+  return float(np.mean(cluster_labels[np.asarray(test_clusters)] != np.asarray(test_labels)))
 
 
 def nearest_neighbour_accuracy(train_features, train_labels, test_features, test_labels,

@@ -60,3 +60,64 @@ def test_aae_trains_evaluates_and_works_with_the_encoder_tools(tmp_path):
   assert codes.shape == (3, 4) and float(jnp.max(logvar)) == latent.POINT_MASS_LOGVAR
   recon = generate.run(str(tmp_path), 'reconstruct', str(tmp_path / 'r.png'), images=['3', '5'])
   assert recon['images'] == 16  # the input row and the reconstruction row, padded
+
+
+SEMI = {**TINY, 'aae.categories': 10, 'aae.labeled_examples': 20, 'aae.labeled_batch_size': 20}
+
+
+def test_balanced_subset_takes_each_class_equally_without_repeats():
+  labels = np.repeat(np.arange(4), [50, 3, 20, 9])
+  chosen = aae.balanced_subset(labels, 12, seed=0)
+  assert len(set(chosen.tolist())) == 12
+  assert np.bincount(labels[chosen]).tolist() == [3, 3, 3, 3]
+  assert not np.array_equal(chosen, aae.balanced_subset(labels, 12, seed=1))
+  with pytest.raises(ValueError, match='multiple of the 4 classes'):
+    aae.balanced_subset(labels, 10, seed=0)
+
+
+@requires_mnist
+def test_semi_supervised_step_by_hand_with_a_frozen_autoencoder():
+  """With the autoencoder's learning rate 0 every phase sees the initial encoder, so each loss
+  can be computed from it: the category D on one-hot draws against softmax(y), and the
+  supervised cross-entropy over all the labelled digits (the batch is all of them, permuted)."""
+  model = families.build(tiny_config('aae_semi_mnist', **SEMI,
+                                     **{'optimizer.ae_learning_rate': 0.0}))
+  assert np.bincount(np.asarray(model.labeled['label'])).tolist() == [2] * 10
+  state = model.init(jax.random.PRNGKey(0))
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  rng = jax.random.PRNGKey(1)
+  new, metrics = jax.jit(model.train_step)(state, batch, rng)
+  counts = {name: int(net.opt_state[0].count) for name, net in new.networks.items()}
+  assert counts == {'encoder': 3, 'decoder': 1, 'discriminator': 1, 'category_discriminator': 1}
+  e = state.networks['encoder'].params
+  x = batch['image'].astype(jnp.float32) / 255.0
+  _, category_key, _ = jax.random.split(rng, 3)
+  one_hot = jax.nn.one_hot(jax.random.randint(category_key, (len(x),), 0, 10), 10)
+  logits = model.encoder.apply({'params': e}, x)[:, :10]
+  critic = lambda codes: model.discriminator.apply(
+      {'params': state.networks['category_discriminator'].params}, codes)[:, 0]
+  p_real = jax.nn.sigmoid(critic(one_hot))
+  p_fake = jax.nn.sigmoid(critic(jax.nn.softmax(logits)))
+  expected = -np.mean(np.log(p_real)) - np.mean(np.log1p(-p_fake))
+  assert float(metrics['category_d_loss']) == pytest.approx(expected, rel=1e-4)
+  labeled_logits = model.encoder.apply(
+      {'params': e}, model.labeled['image'].astype(jnp.float32) / 255.0)[:, :10]
+  log_p = jax.nn.log_softmax(labeled_logits)
+  expected = -np.mean(np.asarray(log_p)[np.arange(20), np.asarray(model.labeled['label'])])
+  assert float(metrics['supervised']) == pytest.approx(expected, rel=1e-4)
+  with pytest.raises(ValueError, match='set aae.categories'):
+    families.build(tiny_config('aae_mnist', **{**TINY, 'aae.labeled_examples': 20}))
+
+
+@requires_mnist
+def test_categorical_variants_evaluate_their_category_as_a_classifier(tmp_path):
+  train.train_and_evaluate(tiny_config('aae_cluster_mnist', **TINY), str(tmp_path))
+  model, state, _ = train.load_trained(str(tmp_path))
+  assert 'category_discriminator' in state.networks
+  assert 0.0 <= model.evaluate(state, 200)['cluster_error'] < 0.9
+  codes, _ = model.encode(state, jnp.zeros((3, 28, 28, 1)))
+  np.testing.assert_allclose(np.sum(np.asarray(codes[:, :16]), -1), 1.0, rtol=1e-5)  # softmax
+  assert codes.shape == (3, 20)
+  semi = families.build(tiny_config('aae_semi_mnist', **SEMI))
+  result = semi.evaluate(semi.init(jax.random.PRNGKey(0)), 200)
+  assert 'classification_error' in result and 'cluster_error' not in result

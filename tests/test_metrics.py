@@ -102,3 +102,13 @@ def test_nearest_neighbour_and_linear_probe_accuracy():
   wrong = (test_labels + 1) % 4
   assert metrics.nearest_neighbour_accuracy(train, train_labels, test, wrong) == 0.0
   assert metrics.linear_probe_accuracy(train, train_labels, test, wrong) == 0.0
+
+
+def test_most_confident_label_error_labels_each_cluster_by_its_most_confident_item():
+  # Three clusters over reference items labelled 7, 7, 2, 5; cluster 0 is surest of item 2
+  # (label 2), cluster 1 of item 0 (7), cluster 2 of item 3 (5).
+  probs = np.array([[0.2, 0.7, 0.1], [0.3, 0.3, 0.4], [0.9, 0.05, 0.05], [0.1, 0.1, 0.8]])
+  labels = np.array([7, 7, 2, 5])
+  error = metrics.most_confident_label_error(probs, labels, np.array([0, 1, 2, 0, 1]),
+                                             np.array([2, 7, 5, 7, 1]))
+  assert error == pytest.approx(2 / 5)  # the 4th (cluster 0 -> 2, not 7) and 5th are wrong

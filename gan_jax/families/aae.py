@@ -1,15 +1,24 @@
 """Adversarial autoencoders (Makhzani et al. 2016) on the shared trainer: an autoencoder whose
 codes a discriminator pushes toward a prior, so the decoder generates from prior samples.
 
-Each step has the paper's two phases on one batch: reconstruction (encoder and decoder lower
-the Bernoulli cross-entropy of the decoded image against the [0, 1] input), then regularisation
+Each step has the paper's phases on one batch: reconstruction (encoder and decoder lower the
+Bernoulli cross-entropy of the decoded image against the [0, 1] input), then regularisation
 (D learns to tell prior samples from the encoder's codes, and the encoder learns to make its
-codes pass as prior samples, non-saturating). Encoder, decoder and D each keep their own Optax
-state; the encoder's is updated by both phases.
+codes pass as prior samples, non-saturating). Encoder, decoder and each D keep their own Optax
+state; the encoder's is updated by every phase.
 
-Config: `aae.latent_dim`, `aae.hidden_sizes` (of all three MLPs), `aae.prior` ('gaussian': N(0,
-I); 'mixture': 10 Gaussians, std 0.5, centred on a circle of radius 4 in the first two code
-dimensions, N(0, 1) in the others), learning rates `optimizer.ae_learning_rate` (both phases of
+With `aae.categories` > 0 the code is split (the paper's sections 5 and 6): the encoder gives a
+softmax y over that many categories and a style z; the decoder reads [y, z]; a second
+discriminator ('category_discriminator') pushes y toward one-hot draws of a uniform categorical,
+the first pushes z toward N(0, I). Without labels y clusters the data (`cluster_error`: each
+category takes the label of the training digit it is most confident of, the paper's rule).
+With `aae.labeled_examples` > 0 (that many training digits, balanced over the classes) a third
+phase lowers y's cross-entropy on `aae.labeled_batch_size` of them (semi-supervised;
+`classification_error` on the test set).
+
+Config: `aae.latent_dim` (of z), `aae.hidden_sizes` (of all the MLPs), `aae.prior` ('gaussian':
+N(0, I); 'mixture': 10 Gaussians, std 0.5, centred on a circle of radius 4 in the first two code
+dimensions, N(0, 1) in the others), learning rates `optimizer.ae_learning_rate` (every phase of
 the autoencoder) and `optimizer.d_learning_rate`. Evaluation reports the reference-classifier
 metrics of decoded prior samples, and of reconstructions of test digits with the share whose
 class the reference classifier reads the same as the input's (`recon_agreement`).
@@ -23,6 +32,7 @@ from gan_jax import chunking
 from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import losses
+from gan_jax import metrics
 from gan_jax import models
 from gan_jax import reference
 from gan_jax.state import Network, TrainState
@@ -43,11 +53,21 @@ def sample_prior(rng, prior: str, n: int, latent_dim: int):
   return z.at[:, :2].set(centre + MIXTURE_STD * z[:, :2])
 
 
+def balanced_subset(labels, count: int, seed: int):
+  """Indices of `count` items, count / classes of each class, drawn without replacement."""
+  classes = int(labels.max()) + 1
+  if count % classes:
+    raise ValueError(f'aae.labeled_examples={count} must be a multiple of the {classes} classes')
+  order = np.random.default_rng(seed).permutation(len(labels))
+  return np.concatenate([order[labels[order] == c][:count // classes] for c in range(classes)])
+
+
 class AAE:
   image_shape = (28, 28, 1)  # MNIST
   num_classes = 0
   EVALUATION_OPTIONS = {}
-  CONFIG_DEFAULTS = {}
+  CONFIG_DEFAULTS = {'aae.categories': 0, 'aae.labeled_examples': 0,
+                     'aae.labeled_batch_size': 100}
 
   def __init__(self, config):
     self.config = config
@@ -57,73 +77,120 @@ class AAE:
     if spec.prior == 'mixture' and spec.latent_dim < 2:
       raise ValueError('aae.prior=mixture places its components in two code dimensions: set '
                        'aae.latent_dim >= 2')
+    self.categories = spec.categories
+    if spec.labeled_examples and not self.categories:
+      raise ValueError('aae.labeled_examples trains a categorical code: set aae.categories')
     dtype = models.compute_dtype(config)
     hidden = tuple(spec.hidden_sizes)
-    self.encoder = models.MLP(hidden + (spec.latent_dim,), dtype=dtype)
+    self.code_dim = self.categories + spec.latent_dim
+    self.encoder = models.MLP(hidden + (self.code_dim,), dtype=dtype)
     self.decoder = models.MLP(hidden + (int(np.prod(self.image_shape)),), dtype=dtype)
     self.discriminator = models.MLP(hidden + (1,), dtype=dtype)
     opt = config.optimizer
     self.ae_tx = optax.adam(opt.ae_learning_rate, b1=opt.b1)
     self.d_tx = optax.adam(opt.d_learning_rate, b1=opt.b1)
+    self.labeled = None
+    if spec.labeled_examples:
+      train = input_pipeline.load_split(config.dataset, 'train')
+      chosen = balanced_subset(train['label'], spec.labeled_examples, config.seed)
+      self.labeled = {k: jnp.asarray(v[chosen]) for k, v in train.items()}
 
   def init(self, rng) -> TrainState:
-    e_key, g_key, d_key, rng = jax.random.split(rng, 4)
-    code = jnp.zeros((1, self.config.aae.latent_dim))
+    e_key, g_key, d_key, y_key, rng = jax.random.split(rng, 5)
+    style = jnp.zeros((1, self.config.aae.latent_dim))
     networks = {
         'encoder': Network.create(self.encoder.init(e_key, jnp.zeros((1, *self.image_shape))),
                                   self.ae_tx),
-        'decoder': Network.create(self.decoder.init(g_key, code), self.ae_tx),
-        'discriminator': Network.create(self.discriminator.init(d_key, code), self.d_tx)}
+        'decoder': Network.create(self.decoder.init(g_key, jnp.zeros((1, self.code_dim))),
+                                  self.ae_tx),
+        'discriminator': Network.create(self.discriminator.init(d_key, style), self.d_tx)}
+    if self.categories:
+      networks['category_discriminator'] = Network.create(
+          self.discriminator.init(y_key, jnp.zeros((1, self.categories))), self.d_tx)
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, networks=networks)
 
+  def _encode(self, e_params, x):
+    """(category logits or None, style z, the decoder's input [softmax(y), z])."""
+    out = self.encoder.apply({'params': e_params}, x)
+    if not self.categories:
+      return None, out, out
+    logits, style = out[:, :self.categories], out[:, self.categories:]
+    return logits, style, jnp.concatenate([jax.nn.softmax(logits), style], -1)
+
   def train_step(self, state: TrainState, batch, rng):
-    e, g, d = (state.networks[k] for k in ('encoder', 'decoder', 'discriminator'))
+    nets = dict(state.networks)
+    e = nets['encoder']
     x = batch['image'].astype(jnp.float32) / 255.0
+    prior_key, category_key, labeled_key = jax.random.split(rng, 3)
 
     def reconstruction_loss(params):
-      codes = self.encoder.apply({'params': params['encoder']}, x)
-      logits = self.decoder.apply({'params': params['decoder']}, codes)
+      logits = self.decoder.apply({'params': params['decoder']},
+                                  self._encode(params['encoder'], x)[2])
       return -jnp.mean(losses.bernoulli_log_likelihood(logits.reshape(x.shape), x))
 
     recon, grads = jax.value_and_grad(reconstruction_loss)({'encoder': e.params,
-                                                            'decoder': g.params})
+                                                            'decoder': nets['decoder'].params})
     e = e.apply_gradients(grads['encoder'], self.ae_tx)
-    g = g.apply_gradients(grads['decoder'], self.ae_tx)
+    nets['decoder'] = nets['decoder'].apply_gradients(grads['decoder'], self.ae_tx)
 
-    codes = self.encoder.apply({'params': e.params}, x)
-    prior = sample_prior(rng, self.config.aae.prior, x.shape[0], self.config.aae.latent_dim)
-
-    def d_loss(params):
-      critic = lambda z: self.discriminator.apply({'params': params}, z)[:, 0]
-      return losses.discriminator_bce(critic(prior), critic(codes))
-
-    d_loss_value, d_grads = jax.value_and_grad(d_loss)(d.params)
-    d = d.apply_gradients(d_grads, self.d_tx)
+    # Regularisation: each D learns its prior against the encoder's codes, then E fools them.
+    logits, style, _ = self._encode(e.params, x)
+    regularised = {'discriminator': (style, self.sample_style(prior_key, x.shape[0]))}
+    if self.categories:
+      regularised['category_discriminator'] = (jax.nn.softmax(logits), jax.nn.one_hot(
+          jax.random.randint(category_key, (x.shape[0],), 0, self.categories), self.categories))
+    critic = lambda params, codes: self.discriminator.apply({'params': params}, codes)[:, 0]
+    metrics_out = {'reconstruction': recon}
+    for name, (codes, prior) in regularised.items():
+      value, d_grads = jax.value_and_grad(lambda p: losses.discriminator_bce(
+          critic(p, prior), critic(p, codes)))(nets[name].params)
+      nets[name] = nets[name].apply_gradients(d_grads, self.d_tx)
+      metrics_out['d_loss' if name == 'discriminator' else 'category_d_loss'] = value
 
     def e_loss(params):
-      fooled = self.discriminator.apply({'params': d.params},
-                                        self.encoder.apply({'params': params}, x))[:, 0]
-      return losses.generator_non_saturating(fooled)
+      logits, style, _ = self._encode(params, x)
+      loss = losses.generator_non_saturating(critic(nets['discriminator'].params, style))
+      if self.categories:
+        loss += losses.generator_non_saturating(
+            critic(nets['category_discriminator'].params, jax.nn.softmax(logits)))
+      return loss
 
-    e_loss_value, e_grads = jax.value_and_grad(e_loss)(e.params)
+    metrics_out['e_loss'], e_grads = jax.value_and_grad(e_loss)(e.params)
     e = e.apply_gradients(e_grads, self.ae_tx)
-    networks = {'encoder': e, 'decoder': g, 'discriminator': d}
-    return state.replace(step=state.step + 1, networks=networks), {
-        'reconstruction': recon, 'd_loss': d_loss_value, 'e_loss': e_loss_value}
+
+    if self.labeled is not None:  # semi-supervised classification on labeled digits
+      size = self.config.aae.labeled_batch_size
+      pick = jax.random.choice(labeled_key, len(self.labeled['label']), (size,),
+                               replace=size > len(self.labeled['label']))
+      images = self.labeled['image'][pick].astype(jnp.float32) / 255.0
+      metrics_out['supervised'], s_grads = jax.value_and_grad(
+          lambda p: losses.classifier_cross_entropy(self._encode(p, images)[0],
+                                                    self.labeled['label'][pick]))(e.params)
+      e = e.apply_gradients(s_grads, self.ae_tx)
+    nets['encoder'] = e
+    return state.replace(step=state.step + 1, networks=nets), metrics_out
 
   # Generation and encoding (GeneratesImages, EncodesImages).
 
-  def sample_latents(self, rng, n: int):
+  def sample_style(self, rng, n: int):
     return sample_prior(rng, self.config.aae.prior, n, self.config.aae.latent_dim)
+
+  def sample_latents(self, rng, n: int):
+    """Decoder inputs: [one-hot uniform category, style] with categories, else prior codes."""
+    style_key, category_key = jax.random.split(rng)
+    style = self.sample_style(style_key, n)
+    if not self.categories:
+      return style
+    categories = jax.random.randint(category_key, (n,), 0, self.categories)
+    return jnp.concatenate([jax.nn.one_hot(categories, self.categories), style], -1)
 
   def sample_labels(self, rng, n: int):
     del rng, n  # unconditional
     return None
 
   def encode(self, state: TrainState, images):
-    """Images in [0, 1] -> (codes, a point-mass log-variance): the encoder is deterministic."""
-    codes = self.encoder.apply({'params': state.networks['encoder'].params}, images)
-    return latent.point_mass(codes)
+    """Images in [0, 1] -> (the decoder's input, a point-mass log-variance): deterministic."""
+    return latent.point_mass(self._encode(state.networks['encoder'].params, images)[2])
 
   def generate(self, state: TrainState, z, labels=None):
     """Bernoulli means (images in [0, 1]) decoded from codes; `labels` unused."""
@@ -135,9 +202,16 @@ class AAE:
     return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
                                                     num_samples))
 
+  def category_probabilities(self, state: TrainState, images):
+    """q(y | x) of uint8 images, a chunk at a time."""
+    probs = jax.jit(lambda s, x: jax.nn.softmax(self._encode(
+        s.networks['encoder'].params, x.astype(jnp.float32) / 255.0)[0]))
+    return np.concatenate([np.asarray(probs(state, c)) for c in chunking.in_chunks(images)])
+
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Reference-classifier metrics of num_samples decoded prior samples, and (prefixed recon_)
-    of the reconstructions of as many test digits."""
+    of the reconstructions of as many test digits; with categories, the test error of the
+    category as a classifier."""
     n = num_samples or self.config.eval_num_samples
     decode = jax.jit(lambda state, key, count: self.generate(state, self.sample_latents(key, count)),
                      static_argnums=2)
@@ -145,8 +219,18 @@ class AAE:
                                jax.random.PRNGKey(self.config.seed + 2), n)
     results = reference.image_metrics(samples)
     reconstruct = jax.jit(lambda state, x: self.generate(state, self.encode(state, x)[0]))
-    test = input_pipeline.load_split(self.config.dataset, 'test')['image'][:n] / 255.0
+    test = input_pipeline.load_split(self.config.dataset, 'test')
+    inputs = test['image'][:n] / 255.0
     reconstructions = np.concatenate([np.asarray(reconstruct(state, chunk.astype(np.float32)))
-                                      for chunk in chunking.in_chunks(test)])
-    results.update(reference.reconstruction_metrics(test, reconstructions))
+                                      for chunk in chunking.in_chunks(inputs)])
+    results.update(reference.reconstruction_metrics(inputs, reconstructions))
+    if self.categories:
+      predicted = np.argmax(self.category_probabilities(state, test['image']), -1)
+      if self.labeled is not None:
+        results['classification_error'] = float(np.mean(predicted != test['label']))
+      else:
+        train = input_pipeline.load_split(self.config.dataset, 'train')
+        results['cluster_error'] = metrics.most_confident_label_error(
+            self.category_probabilities(state, train['image']), train['label'], predicted,
+            test['label'])
     return results
