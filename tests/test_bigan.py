@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from gan_jax import families
@@ -10,8 +11,8 @@ from gan_jax import train
 from conftest import requires_mnist, tiny_config
 from test_train import synthetic_batch
 
-TINY = {'bigan.latent_dim': 4, 'bigan.generator_sizes': (16,), 'bigan.encoder_sizes': (16,),
-        'bigan.discriminator_sizes': (16,), 'eval_num_samples': 200}
+TINY = {'bigan.latent_dim': 4, 'bigan.generator_sizes': (16, 16), 'bigan.encoder_sizes': (16, 16),
+        'bigan.discriminator_sizes': (16, 16), 'eval_num_samples': 200}
 
 
 @pytest.mark.parametrize('stochastic', [False, True])
@@ -23,19 +24,25 @@ def test_d_learns_data_pairs_from_generated_pairs_then_g_and_e_swap_the_labels(s
   rng = jax.random.PRNGKey(1)
   new, metrics = jax.jit(model.train_step)(state, batch, rng)
   prior_key, code_key = jax.random.split(rng)
+  g, e, d = (state.networks[k] for k in ('generator', 'encoder', 'discriminator'))
   x = batch['image'].astype(jnp.float32).reshape((len(batch['image']), -1)) / 255.0
   z = model.sample_latents(prior_key, len(x))
-  mean, logvar = model.posterior(state.networks['encoder'].params, x)
+  (mean, logvar), _, _ = model._posterior(e, e.params, x, train=True)
   codes = losses.reparameterize(code_key, mean, logvar) if stochastic else mean
-  fake = model._images(state.networks['generator'].params, z)
-  d_old, d_new = state.networks['discriminator'].params, new.networks['discriminator'].params
+  fake, _ = model._images(g, g.params, z, train=True)
+  d_new = new.networks['discriminator']
   np.testing.assert_allclose(metrics['d_loss'], losses.discriminator_bce(
-      model._critic(d_old, x, codes), model._critic(d_old, fake, z)), rtol=1e-5)
+      model._critic(d, d.params, x, codes), model._critic(d, d.params, fake, z)), rtol=1e-5)
   # G and E: generated pairs labelled as data and data pairs as generated, by the updated D.
   np.testing.assert_allclose(metrics['ge_loss'], losses.discriminator_bce(
-      model._critic(d_new, fake, z), model._critic(d_new, x, codes)), rtol=1e-5)
-  assert {k: int(n.opt_state[0].count) for k, n in new.networks.items()} == {
-      'generator': 1, 'encoder': 1, 'discriminator': 1}
+      model._critic(d_new, d_new.params, fake, z), model._critic(d_new, d_new.params, x, codes)),
+      rtol=1e-5)
+  assert {k: int(optax.tree_utils.tree_get(n.opt_state, 'count'))
+          for k, n in new.networks.items()} == {'generator': 1, 'encoder': 1, 'discriminator': 1}
+  # G's and E's running statistics move with their batches.
+  for name in ('generator', 'encoder'):
+    assert not np.allclose(jax.tree.leaves(new.networks[name].batch_stats)[0],
+                           jax.tree.leaves(state.networks[name].batch_stats)[0])
   assert (float(jnp.max(logvar)) < -10) != stochastic  # a point mass unless ALI
 
 
@@ -44,6 +51,7 @@ def test_bigan_trains_and_reports_its_encoder_as_features(tmp_path):
   train.train_and_evaluate(tiny_config('bigan_mnist', **TINY), str(tmp_path))
   model, state, _ = train.load_trained(str(tmp_path))
   result = model.evaluate(state, 200)
-  assert {'fid', 'recon_fid', 'recon_agreement', 'nn_accuracy', 'linear_accuracy'} <= set(result)
+  assert {'fid', 'recon_fid', 'recon_agreement', 'nn_accuracy', 'linear_accuracy',
+          'hidden_nn_accuracy', 'hidden_linear_accuracy'} <= set(result)
   # Even an encoder trained 4 steps keeps enough of the pixels for 1-NN to beat chance (0.1).
-  assert result['nn_accuracy'] > 0.15
+  assert result['nn_accuracy'] > 0.15 and result['hidden_nn_accuracy'] > 0.15

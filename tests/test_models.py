@@ -191,3 +191,33 @@ def test_vae_modules_shapes():
     assert mean.shape == logvar.shape == (3, 50)
     z = jnp.zeros((4, 3, 50))  # [importance samples, batch, latent]
     assert module.apply(variables, z, method=module.decode).shape == (4, 3, 28, 28, 1)
+
+
+def test_bigan_mlp_by_hand_batch_normalised_after_the_first_layer_with_the_condition():
+  """Donahue et al.'s joint discriminator: h1 = lrelu(W1 x + b1); h2 = lrelu(BN([h1, z] W2));
+  logit = h2 W3 + b3; BN with this batch's statistics in training."""
+  module = models.BiGANMLP((5, 4, 1), 'leaky_relu', 1)
+  x, z = jax.random.normal(jax.random.PRNGKey(0), (6, 3)), jax.random.normal(
+      jax.random.PRNGKey(1), (6, 2))
+  variables = module.init(jax.random.PRNGKey(2), x, z)
+  p = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.PRNGKey(3), a.shape),
+                   variables['params'])  # BN's scale and offset away from 1 and 0
+  (logit, hidden), updates = module.apply({**variables, 'params': p}, x, z, train=True,
+                                          mutable=['batch_stats'])
+  lrelu = lambda a: np.where(a > 0, a, 0.2 * a)
+  h1 = lrelu(x @ p['Dense_0']['kernel'] + p['Dense_0']['bias'])
+  assert 'bias' not in p['Dense_1']  # BatchNorm's offset stands in for it
+  pre = np.concatenate([h1, z], -1) @ p['Dense_1']['kernel']
+  mean, var = pre.mean(0), pre.var(0)
+  h2 = lrelu((pre - mean) / np.sqrt(var + 1e-5) * p['BatchNorm_0']['scale']
+             + p['BatchNorm_0']['bias'])
+  np.testing.assert_allclose(hidden, h2, atol=1e-5)
+  np.testing.assert_allclose(logit, h2 @ p['Dense_2']['kernel'] + p['Dense_2']['bias'],
+                             atol=1e-5)
+  np.testing.assert_allclose(updates['batch_stats']['BatchNorm_0']['mean'], 0.1 * mean,
+                             atol=1e-6)  # momentum 0.9 from zero
+  # Generator form: ReLU, every hidden layer normalised, and a condition needs two hidden layers.
+  g = models.BiGANMLP((5, 4, 3), 'relu', 0)
+  assert 'bias' not in g.init(jax.random.PRNGKey(0), z, z)['params']['Dense_0']
+  with pytest.raises(ValueError, match='at least two hidden layers'):
+    models.BiGANMLP((5, 1)).init(jax.random.PRNGKey(0), x, z)

@@ -212,6 +212,35 @@ class MLP(nn.Module):
     return x.astype(jnp.float32)
 
 
+class BiGANMLP(nn.Module):
+  """Donahue et al. (2017)'s permutation-invariant MNIST networks (their `mnist_mlp` and
+  `deconvnet_mnist_mlp`): Dense layers; BatchNorm on the hidden layers from `normalize_from` on;
+  ReLU or leaky ReLU (slope 0.2); a linear last layer. A `condition` (D's code, G's own input
+  z) joins the input of every hidden layer after the first, as in the joint discriminator,
+  where z meets the image's first-layer features. Returns (output, last hidden features): an
+  encoder's are its representation (the paper's 1-NN accuracy is measured on them)."""
+  sizes: Sequence[int]
+  activation: str = 'relu'
+  normalize_from: int = 0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, condition=None, train: bool = True):
+    if condition is not None and len(self.sizes) < 3:
+      raise ValueError(f'a condition joins the hidden layers after the first: give at least two '
+                       f'hidden layers (sizes {tuple(self.sizes)})')
+    act = nn.relu if self.activation == 'relu' else lambda h: nn.leaky_relu(h, 0.2)
+    h = x.reshape((x.shape[0], -1))
+    for i, size in enumerate(self.sizes[:-1]):
+      if condition is not None and i > 0:
+        h = jnp.concatenate([h, condition.astype(h.dtype)], axis=-1)
+      h = nn.Dense(size, dtype=self.dtype, use_bias=i < self.normalize_from)(h)
+      if i >= self.normalize_from:
+        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)(h)
+      h = act(h)
+    return nn.Dense(self.sizes[-1], dtype=self.dtype)(h).astype(jnp.float32), h.astype(jnp.float32)
+
+
 def build_gan(config) -> tuple[nn.Module, nn.Module]:
   """The (generator, discriminator) pair that `config.model` names."""
   classes = config.num_classes
