@@ -46,6 +46,16 @@ def test_d_learns_data_pairs_from_generated_pairs_then_g_and_e_swap_the_labels(s
   assert (float(jnp.max(logvar)) < -10) != stochastic  # a point mass unless ALI
 
 
+def test_a_deterministic_encoder_codes_in_the_uniform_priors_range():
+  model = families.build(tiny_config('bigan_mnist', **TINY))  # uniform prior, deterministic E
+  state = model.init(jax.random.PRNGKey(0))
+  x = jax.random.uniform(jax.random.PRNGKey(1), (8, 784))
+  e = state.networks['encoder']
+  raw, _ = model.encoder.apply(e.variables(e.params), x, train=False)
+  mean, _ = model.encode(state, x.reshape((8, 28, 28, 1)))
+  np.testing.assert_allclose(mean, 2.0 * jax.nn.sigmoid(raw) - 1.0, rtol=1e-5, atol=1e-6)
+
+
 @requires_mnist
 def test_bigan_trains_and_reports_its_encoder_as_features(tmp_path):
   train.train_and_evaluate(tiny_config('bigan_mnist', **TINY), str(tmp_path))

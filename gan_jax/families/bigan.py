@@ -9,7 +9,8 @@ makes E Gaussian, its codes drawn by reparameterisation (ALI); otherwise E is de
 (BiGAN). Networks are the paper's permutation-invariant MNIST MLPs (`models.BiGANMLP`): G with
 BatchNorm and ReLU, E and D with leaky ReLU and BatchNorm after their first layer, z joining
 D's second layer; L2 weight decay `optimizer.weight_decay` on every network. z is uniform on
-[-1, 1] (BiGAN) or Gaussian (`bigan.prior`).
+[-1, 1] (BiGAN; a deterministic E's codes are squashed into that range) or Gaussian
+(`bigan.prior`).
 
 Evaluation reports the sample metrics, the metrics of reconstructions G(E(x)) of test digits
 with their class agreement, and E as a representation: 1-nearest-neighbour (cosine) and
@@ -83,8 +84,13 @@ class BiGAN:
   def _posterior(self, e: Network, params, x, train: bool):
     """((mean, logvar) of E's codes (a point mass when deterministic), features, statistics)."""
     out, features, stats = self._run(self.encoder, e, params, x, train=train)
-    posterior = (tuple(jnp.split(out, 2, axis=-1)) if self.config.bigan.stochastic
-                 else latent.point_mass(out))
+    if self.config.bigan.stochastic:
+      return tuple(jnp.split(out, 2, axis=-1)), features, stats
+    if self.config.bigan.prior == 'uniform':
+      # Into the prior's range, 2 sigmoid - 1 as in the authors' code: unbounded codes let D
+      # tell E(x) from z by their range alone.
+      out = 2.0 * jax.nn.sigmoid(out) - 1.0
+    posterior = latent.point_mass(out)
     return posterior, features, stats
 
   def _images(self, g: Network, params, z, train: bool):
