@@ -23,6 +23,8 @@ the autoencoder) and `optimizer.d_learning_rate`. Evaluation reports the referen
 metrics of decoded prior samples, and of reconstructions of test digits with the share whose
 class the reference classifier reads the same as the input's (`recon_agreement`).
 """
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -204,9 +206,13 @@ class AAE:
 
   def category_probabilities(self, state: TrainState, images):
     """q(y | x) of uint8 images, a chunk at a time."""
-    probs = jax.jit(lambda s, x: jax.nn.softmax(self._encode(
-        s.networks['encoder'].params, x.astype(jnp.float32) / 255.0)[0]))
-    return np.concatenate([np.asarray(probs(state, c)) for c in chunking.in_chunks(images)])
+    return np.concatenate([np.asarray(self._category_probabilities(state, c))
+                           for c in chunking.in_chunks(images)])
+
+  @functools.partial(jax.jit, static_argnums=0)  # compiled once per model, not per evaluation
+  def _category_probabilities(self, state: TrainState, images):
+    return jax.nn.softmax(self._encode(state.networks['encoder'].params,
+                                       images.astype(jnp.float32) / 255.0)[0])
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Reference-classifier metrics of num_samples decoded prior samples, and (prefixed recon_)
