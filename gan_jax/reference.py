@@ -103,6 +103,25 @@ def reconstruction_metrics(inputs01: np.ndarray, reconstructions01: np.ndarray) 
   return {f'recon_{k.replace("label_", "")}': v for k, v in metrics.items()}
 
 
+def sample_metrics(model, state, num_samples: int) -> dict[str, float]:
+  """image_metrics of num_samples images of an unconditional image family (GeneratesImages),
+  decoded from prior draws of a fixed key a chunk at a time."""
+  decode = jax.jit(lambda state, key, count: model.generate(state, model.sample_latents(key, count)),
+                   static_argnums=2)
+  return image_metrics(chunking.sampled(lambda key, count: decode(state, key, count),
+                                        jax.random.PRNGKey(model.config.seed + 2), num_samples))
+
+
+def encoder_metrics(model, state, num_samples: int) -> dict[str, float]:
+  """reconstruction_metrics of the first num_samples test digits, each decoded from its code
+  mean (a family that EncodesImages and GeneratesImages)."""
+  test = input_pipeline.load_split(model.config.dataset, 'test')['image'][:num_samples]
+  inputs = test.astype(np.float32) / 255.0
+  reconstruct = jax.jit(lambda state, x: model.generate(state, model.encode(state, x)[0]))
+  return reconstruction_metrics(inputs, np.concatenate(
+      [np.asarray(reconstruct(state, chunk)) for chunk in chunking.in_chunks(inputs)]))
+
+
 def real_data_floor(num_samples: int = NUM_REAL) -> dict[str, float]:
   """The metrics of real images (the first num_samples training images) against the test set."""
   images = input_pipeline.load_split('mnist', 'train')['image'][:num_samples]

@@ -219,18 +219,10 @@ class AAE:
     of the reconstructions of as many test digits; with categories, the test error of the
     category as a classifier."""
     n = num_samples or self.config.eval_num_samples
-    decode = jax.jit(lambda state, key, count: self.generate(state, self.sample_latents(key, count)),
-                     static_argnums=2)
-    samples = chunking.sampled(lambda key, count: decode(state, key, count),
-                               jax.random.PRNGKey(self.config.seed + 2), n)
-    results = reference.image_metrics(samples)
-    reconstruct = jax.jit(lambda state, x: self.generate(state, self.encode(state, x)[0]))
-    test = input_pipeline.load_split(self.config.dataset, 'test')
-    inputs = test['image'][:n] / 255.0
-    reconstructions = np.concatenate([np.asarray(reconstruct(state, chunk.astype(np.float32)))
-                                      for chunk in chunking.in_chunks(inputs)])
-    results.update(reference.reconstruction_metrics(inputs, reconstructions))
+    results = {**reference.sample_metrics(self, state, n),
+               **reference.encoder_metrics(self, state, n)}
     if self.categories:
+      test = input_pipeline.load_split(self.config.dataset, 'test')
       predicted = np.argmax(self.category_probabilities(state, test['image']), -1)
       if self.labeled is not None:
         results['classification_error'] = float(np.mean(predicted != test['label']))

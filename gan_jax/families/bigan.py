@@ -167,11 +167,7 @@ class BiGAN:
     accuracy of the encoder's code means and last hidden features (fitted on the whole
     training set)."""
     n = num_samples or self.config.eval_num_samples
-    sample = jax.jit(lambda state, key, count: self.generate(state, self.sample_latents(key, count)),
-                     static_argnums=2)
-    samples = chunking.sampled(lambda key, count: sample(state, key, count),
-                               jax.random.PRNGKey(self.config.seed + 2), n)
-    results = reference.image_metrics(samples)
+    results = reference.sample_metrics(self, state, n)
 
     @jax.jit
     def represent(state, images):

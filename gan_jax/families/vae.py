@@ -4,7 +4,9 @@ Config switches: `optimizer.schedule` ('constant', or 'burda': Burda et al.'s 8 
 epochs at 1e-3 * 10^(-i/7), scaled to num_train_steps), `objective` ('elbo' with the analytic KL, or 'iwae' with
 `num_importance_samples` k), `kl_warmup_steps` (the KL weight rises linearly from 0 to 1),
 `free_bits` (nats per latent dimension). Evaluation reports the test ELBO, the importance-weighted
-NLL estimate with `eval_importance_samples` samples, KL, reconstruction term and active units.
+NLL estimate with `eval_importance_samples` samples, KL, reconstruction term and active units,
+and the sample and reconstruction metrics of the reference classifier (as for the other image
+families).
 """
 import functools
 
@@ -17,6 +19,7 @@ import tqdm
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
+from gan_jax import reference
 from gan_jax import schedules
 from gan_jax.state import Network, TrainState
 from gan_jax.writers import GRID_COLUMNS
@@ -111,7 +114,9 @@ class VAE:
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Test-set ELBO, IWAE NLL (k = eval_importance_samples), KL, reconstruction, active units,
-    on the first num_samples test images (default: all) binarised with a fixed key."""
+    on the first num_samples test images (default: all) binarised with a fixed key; the
+    reference-classifier metrics of as many samples (Bernoulli means) and (prefixed recon_) of
+    the reconstructions of those test digits."""
     test = input_pipeline.load_split(self.config.dataset, 'test')['image'][:num_samples]
     params = state.networks['vae'].params
     x_all = binarize(test, jax.random.PRNGKey(self.config.seed + 3))
@@ -129,6 +134,8 @@ class VAE:
               if name != 'mean'}
     result['active_units'] = int(losses.active_units(np.concatenate(per_example['mean'])))
     result['importance_samples'] = k
+    result.update(reference.sample_metrics(self, state, len(test)))
+    result.update(reference.encoder_metrics(self, state, len(test)))
     return result
 
 
