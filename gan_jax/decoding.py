@@ -43,10 +43,12 @@ def teacher_forced_logits(module, params, inputs, z, dropout_rng=None):
   return apply(jnp.swapaxes(hidden, 0, 1), method=module.logits, key=output_key, train=train)
 
 
-def unroll(module, params, z, rng, length: int, next_token):
-  """[B, length] tokens of a `SentenceVAE` decoder run from <bos> on latents z ([B, 0] for a
-  language model), each step feeding back `next_token(t, key, logits)` ([B] ids from the [B, V]
-  logits of step t and a key of its own)."""
+def unroll(module, params, z, rng, length: int, next_token, start=None, first_step: int = 0):
+  """[B, length - first_step] tokens of a `SentenceVAE` decoder run on latents z ([B, 0] for a
+  language model), each step t feeding back `next_token(t, key, logits)` ([B] ids from the
+  [B, V] logits of step t and key t of `jax.random.split(rng, length)`). From <bos> at step 0,
+  or with `start` = (carry, input token) from there at step `first_step`, with the keys those
+  steps have in a full unroll."""
   apply = lambda *args, method: module.apply({'params': params}, *args, method=method)
 
   def step(state, inputs):
@@ -56,10 +58,24 @@ def unroll(module, params, z, rng, length: int, next_token):
     token = next_token(t, key, apply(hidden, method=module.logits)).astype(jnp.int32)
     return (carry, token), token
 
-  start = (apply(z, method=module.initial_carry),
-           jnp.full((z.shape[0],), Vocabulary.BOS, jnp.int32))
-  _, tokens = jax.lax.scan(step, start, (jnp.arange(length), jax.random.split(rng, length)))
+  if start is None:
+    start = (apply(z, method=module.initial_carry),
+             jnp.full((z.shape[0],), Vocabulary.BOS, jnp.int32))
+  steps = (jnp.arange(first_step, length), jax.random.split(rng, length)[first_step:])
+  _, tokens = jax.lax.scan(step, start, steps)
   return tokens.T
+
+
+def teacher_forced_carries(module, params, inputs, z):
+  """The decoder's carry after each of its inputs [B, L] (teacher forcing), stacked on a
+  leading axis of length L."""
+  apply = lambda *args, method: module.apply({'params': params}, *args, method=method)
+
+  def step(carry, token):
+    carry, _ = apply(carry, token, z, method=module.step)
+    return carry, carry
+
+  return jax.lax.scan(step, apply(z, method=module.initial_carry), inputs.T)[1]
 
 
 def pad_after_eos(tokens):

@@ -240,6 +240,14 @@ def load_split(dataset: str, split: str) -> dict[str, np.ndarray]:
   return {'image': examples['image'], 'label': examples['label'].astype(np.int32)}
 
 
+def bucket_width(bucket_lengths, longest: int) -> int:
+  """The smallest of the sorted `bucket_lengths` that holds a sequence of length `longest`."""
+  if longest > bucket_lengths[-1]:
+    raise ValueError(f'a sequence of length {longest} exceeds the largest bucket length '
+                     f'{bucket_lengths[-1]}: add a longer one to bucket_lengths')
+  return int(bucket_lengths[np.searchsorted(bucket_lengths, longest)])
+
+
 class BatchIterator(Iterator[dict]):
   """Endless batches, reshuffled every epoch; batch n is a pure function of (seed, n).
 
@@ -300,8 +308,7 @@ class BatchIterator(Iterator[dict]):
     self.next_batch += 1
     batch = {key: value[indices] for key, value in self._arrays.items()}
     if len(self._buckets):  # every process cuts to the bucket of the whole global batch
-      longest = self._arrays['length'][global_indices].max()
-      width = int(self._buckets[np.searchsorted(self._buckets, longest)])
+      width = bucket_width(self._buckets, self._arrays['length'][global_indices].max())
       batch = {key: value[:, :width] if value.ndim == 2 else value for key, value in batch.items()}
     return batch
 

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import decoding
 from gan_jax import families
 from gan_jax import generate
 from gan_jax import losses
@@ -50,17 +51,33 @@ def test_oracle_prefers_its_own_samples_to_random_sequences():
   assert np.log(5000) - 1 < random_nll  # random text is near (or above) log |V|
 
 
-def test_rollouts_keep_their_prefix_and_rewards_are_probabilities():
-  model = families.build(tiny_config('seqgan_oracle', **TINY_SEQGAN))
+def full_recomputation(module, params, rng, tokens, num_rollouts):
+  """The rollouts as SeqGAN's reference code runs them: for each prefix length t, every step of
+  a fresh unroll from <bos>, copying the prefix's tokens and sampling the rest."""
+  rows = jnp.tile(tokens, (num_rollouts, 1))
+  out = []
+  for t in range(1, tokens.shape[1]):
+    copy_or_sample = lambda step, key, logits: jnp.where(
+        step < t, rows[:, step], decoding.sample_categorical(key, logits))
+    out.append(decoding.unroll(module, params, jnp.zeros((rows.shape[0], 0)),
+                               jax.random.fold_in(rng, t), tokens.shape[1], copy_or_sample))
+  return jnp.stack(out)
+
+
+@pytest.mark.parametrize('cell', ['lstm', 'gru'])
+def test_incremental_rollouts_equal_the_full_recomputation_and_rewards_are_probabilities(cell):
+  model = families.build(tiny_config('seqgan_oracle', **TINY_SEQGAN, **{'generator.cell': cell}))
   state = model.init(jax.random.PRNGKey(0))
   g = state.networks['generator'].params
-  prefix = jnp.tile(jnp.arange(10, 16)[None], (4, 1))
-  out = seqgan.sample_sequences(model.generator, g, jax.random.PRNGKey(1), 4, 6, prefix,
-                                jnp.array([0, 2, 5, 6]))
-  np.testing.assert_array_equal(out[1, :2], [10, 11])
-  np.testing.assert_array_equal(out[2, :5], prefix[2, :5])
-  np.testing.assert_array_equal(out[3], prefix[3])
   tokens = seqgan.sample_sequences(model.generator, g, jax.random.PRNGKey(2), 3, 6)
+  rollouts = seqgan.rollout_completions(model.generator, g, jax.random.PRNGKey(4), tokens, 2)
+  assert rollouts.shape == (5, 6, 6)
+  for t in range(1, 6):  # every completion keeps its prefix
+    np.testing.assert_array_equal(rollouts[t - 1, :, :t], jnp.tile(tokens, (2, 1))[:, :t])
+  # Same keys, same samples: continuing from the prefix's carry is the full unroll's tail.
+  np.testing.assert_array_equal(
+      rollouts, full_recomputation(model.generator, g, jax.random.PRNGKey(4), tokens, 2))
+  assert not np.array_equal(rollouts[0, :3], rollouts[0, 3:])  # the two rollouts differ
   d = state.networks['discriminator'].params
   rewards = model.rewards(g, d, tokens, jax.random.PRNGKey(3))
   assert rewards.shape == (3, 6) and bool(jnp.all((rewards > 0) & (rewards < 1)))

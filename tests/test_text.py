@@ -214,6 +214,24 @@ def test_text_vae_trains_and_evaluates_on_the_shared_trainer(tiny_text_run):
 
 
 @requires_ptb
+def test_evaluation_cut_to_buckets_equals_evaluation_per_width(tiny_text_run):
+  config, _, state = tiny_text_run
+  settings = {**TINY_TEXT, 'eval_num_sentences': 100, 'eval_batch_size': 10}
+  text._evaluate_batch.clear_cache()
+  per_width = families.build(tiny_config('text_vae_ptb', **settings, bucket_lengths=())).evaluate(
+      state)
+  widths_compiled = text._evaluate_batch._cache_size()
+  text._evaluate_batch.clear_cache()
+  bucketed = families.build(tiny_config('text_vae_ptb', **settings)).evaluate(state)
+  # 100 sentences in 10 length-sorted batches of distinct widths, in fewer buckets.
+  test_lengths = input_pipeline.load_split(config.dataset, 'test')['length'][:100]
+  buckets = {input_pipeline.bucket_width(config.bucket_lengths, n) for n in test_lengths}
+  assert text._evaluate_batch._cache_size() == len(buckets) < widths_compiled
+  for name in ('nll', 'elbo', 'kl', 'ppl', 'mutual_information'):
+    assert bucketed[name] == pytest.approx(per_width[name], rel=1e-5), name
+
+
+@requires_ptb
 def test_language_model_nll_is_exact(tmp_path):
   config = tiny_config('lm_ptb', **TINY_TEXT)
   model = families.build(config)

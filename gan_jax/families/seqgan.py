@@ -27,15 +27,32 @@ from gan_jax import models
 from gan_jax.state import Network, TrainState
 
 
-def sample_sequences(module, params, rng, num: int, length: int, prefix=None, prefix_length=None,
-                     temperature: float = 1.0):
-  """[num, length] tokens sampled from a `SentenceVAE` language model; the first
-  prefix_length[i] tokens of row i are copied from prefix[i] instead (Monte Carlo rollouts)."""
-  if prefix is None:
-    prefix, prefix_length = jnp.zeros((num, length), jnp.int32), jnp.zeros((num,), jnp.int32)
-  next_token = lambda t, key, logits: jnp.where(
-      t < prefix_length, prefix[:, t], decoding.sample_categorical(key, logits / temperature))
-  return decoding.unroll(module, params, jnp.zeros((num, 0)), rng, length, next_token)
+def sample_sequences(module, params, rng, num: int, length: int, temperature: float = 1.0):
+  """[num, length] tokens sampled from a `SentenceVAE` language model."""
+  sample = lambda t, key, logits: decoding.sample_categorical(key, logits / temperature)
+  return decoding.unroll(module, params, jnp.zeros((num, 0)), rng, length, sample)
+
+
+def rollout_completions(module, params, rng, tokens, num_rollouts: int):
+  """[T - 1, num_rollouts * B, T]: for each prefix length t = 1 .. T - 1, num_rollouts
+  completions of every row of tokens [B, T] whose first t tokens are kept and whose others are
+  sampled from the language model (row r * B + b completes tokens[b]). The prefixes are read
+  once, teacher-forced, and each completion runs only its T - t steps from the prefix's carry
+  (half the steps of rerunning every prefix), with the keys step t would have in a full unroll
+  from `jax.random.fold_in(rng, t)`."""
+  batch, length = tokens.shape
+  rows = jnp.tile(tokens, (num_rollouts, 1))
+  z = jnp.zeros((rows.shape[0], 0))
+  carries = decoding.teacher_forced_carries(module, params, decoding.decoder_inputs(tokens)[:, :-1],
+                                            jnp.zeros((batch, 0)))
+  sample = lambda t, key, logits: decoding.sample_categorical(key, logits)
+  completions = []
+  for t in range(1, length):
+    carry = jax.tree.map(lambda c: jnp.tile(c[t - 1], (num_rollouts, 1)), carries)
+    tail = decoding.unroll(module, params, z, jax.random.fold_in(rng, t), length, sample,
+                           start=(carry, rows[:, t - 1]), first_step=t)
+    completions.append(jnp.concatenate([rows[:, :t], tail], axis=1))
+  return jnp.stack(completions)
 
 
 def token_log_probs(module, params, tokens):
@@ -135,12 +152,10 @@ class SeqGAN:
     B * (T - 1) * num_rollouts completions run as one batch."""
     batch, length = tokens.shape
     n = self.config.num_rollouts
-    prefix_length = jnp.repeat(jnp.arange(1, length), n * batch)  # [(T-1) * n * B]
-    prefixes = jnp.tile(tokens, ((length - 1) * n, 1))
-    completed = sample_sequences(self.generator, rollout_params, rng, prefixes.shape[0], length,
-                                 prefixes, prefix_length)
+    completed = rollout_completions(self.generator, rollout_params, rng, tokens, n)
     verdict = lambda x: jax.nn.sigmoid(self.discriminator.apply({'params': d_params}, x))
-    rollout_rewards = verdict(completed).reshape(length - 1, n, batch).mean(axis=1).T
+    rollout_rewards = verdict(completed.reshape(-1, length)).reshape(
+        length - 1, n, batch).mean(axis=1).T
     return jnp.concatenate([rollout_rewards, verdict(tokens)[:, None]], axis=1)
 
   def _d_update(self, d: Network, real, fake, rng):

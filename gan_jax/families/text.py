@@ -47,7 +47,7 @@ class TextVAE:
     self.network = 'text_vae' if self.has_encoder else 'lm'
     # Language models were saved as 'text_vae' before they had a name of their own.
     self.previous_network_names = {} if self.has_encoder else {'lm': 'text_vae'}
-    self.bucket_lengths = tuple(config.bucket_lengths)
+    self.bucket_lengths = tuple(sorted(config.bucket_lengths))
     opt = config.optimizer
     learning_rate = schedules.from_config(opt, opt.learning_rate, config.num_train_steps)
     self.tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(learning_rate))
@@ -197,7 +197,8 @@ class TextVAE:
     """On the first num_samples test sentences (default `eval_num_sentences`; all if 0): NLL per
     sentence (k = eval_importance_samples importance samples; exact for the language model),
     perplexity exp(total NLL / total tokens incl. <eos>), -ELBO, KL, reconstruction term, mutual
-    information and active units. Sentences go in length-sorted batches cut to their longest."""
+    information and active units. Sentences go in length-sorted batches cut to their longest, or
+    with `bucket_lengths` to the bucket that holds it."""
     config = self.config
     num = num_samples or config.eval_num_sentences or None
     test = input_pipeline.load_split(config.dataset, 'test')
@@ -211,6 +212,8 @@ class TextVAE:
                            desc='test NLL', unit='batch', leave=False):
       index = order[start:start + config.eval_batch_size]
       width = int(lengths[index].max())
+      if self.bucket_lengths:  # one compile per bucket, not per width
+        width = input_pipeline.bucket_width(self.bucket_lengths, width)
       key = jax.random.fold_in(jax.random.PRNGKey(config.seed + 4), start)
       result = _evaluate_batch(self, params, tokens[index, :width], lengths[index], key, k, chunk)
       for name, value in result.items():
