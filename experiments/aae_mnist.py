@@ -26,7 +26,8 @@ def get_config():
   # aae_cluster_mnist); labeled_examples > 0 adds their supervised phase.
   config.aae = ml_collections.ConfigDict(dict(latent_dim=8, hidden_sizes=(1000, 1000),
                                               prior='gaussian', categories=0,
-                                              labeled_examples=0, labeled_batch_size=100))
+                                              labeled_examples=0, labeled_batch_size=100,
+                                              encoder_state_per_phase=False))
   config.optimizer = ml_collections.ConfigDict(dict(ae_learning_rate=2e-4, d_learning_rate=2e-4,
                                                     b1=0.5))
   return config

@@ -7,6 +7,7 @@ import pytest
 from gan_jax import families
 from gan_jax import generate
 from gan_jax import latent
+from gan_jax import losses
 from gan_jax import train
 from gan_jax.families import aae
 from conftest import requires_mnist, tiny_config
@@ -107,6 +108,26 @@ def test_semi_supervised_step_by_hand_with_a_frozen_autoencoder():
   assert float(metrics['supervised']) == pytest.approx(expected, rel=1e-4)
   with pytest.raises(ValueError, match='set aae.categories'):
     families.build(tiny_config('aae_mnist', **{**TINY, 'aae.labeled_examples': 20}))
+
+
+@requires_mnist
+def test_encoder_state_per_phase_gives_each_phase_its_own_adam_state():
+  model = families.build(tiny_config('aae_semi_mnist', **SEMI, **{  # frozen: every phase's
+      'aae.encoder_state_per_phase': True, 'optimizer.ae_learning_rate': 0.0}))  # gradient at init
+  state = model.init(jax.random.PRNGKey(0))
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  new, _ = jax.jit(model.train_step)(state, batch, jax.random.PRNGKey(1))
+  phases = new.networks['encoder'].opt_state
+  assert {name: int(s[0].count) for name, s in phases.items()} == {
+      'reconstruction': 1, 'regularisation': 1, 'supervised': 1}
+  # Each state's first moment holds its own phase's gradient (1 - b1 times it), not a mix.
+  e = state.networks['encoder'].params
+  labeled = model.labeled['image'].astype(jnp.float32) / 255.0
+  grad = jax.grad(lambda p: losses.classifier_cross_entropy(
+      model.encoder.apply({'params': p}, labeled)[:, :10], model.labeled['label']))(e)
+  b1 = model.config.optimizer.b1
+  for mu, g in zip(jax.tree.leaves(phases['supervised'][0].mu), jax.tree.leaves(grad)):
+    np.testing.assert_allclose(mu, (1 - b1) * g, rtol=1e-3, atol=1e-7)
 
 
 @requires_mnist

@@ -69,7 +69,7 @@ class AAE:
   num_classes = 0
   EVALUATION_OPTIONS = {}
   CONFIG_DEFAULTS = {'aae.categories': 0, 'aae.labeled_examples': 0,
-                     'aae.labeled_batch_size': 100}
+                     'aae.labeled_batch_size': 100, 'aae.encoder_state_per_phase': False}
 
   def __init__(self, config):
     self.config = config
@@ -100,9 +100,13 @@ class AAE:
   def init(self, rng) -> TrainState:
     e_key, g_key, d_key, y_key, rng = jax.random.split(rng, 5)
     style = jnp.zeros((1, self.config.aae.latent_dim))
+    encoder = Network.create(self.encoder.init(e_key, jnp.zeros((1, *self.image_shape))),
+                             self.ae_tx)
+    if self.config.aae.encoder_state_per_phase:
+      encoder = encoder.replace(opt_state={phase: self.ae_tx.init(encoder.params)
+                                           for phase in self._encoder_phases()})
     networks = {
-        'encoder': Network.create(self.encoder.init(e_key, jnp.zeros((1, *self.image_shape))),
-                                  self.ae_tx),
+        'encoder': encoder,
         'decoder': Network.create(self.decoder.init(g_key, jnp.zeros((1, self.code_dim))),
                                   self.ae_tx),
         'discriminator': Network.create(self.discriminator.init(d_key, style), self.d_tx)}
@@ -110,6 +114,18 @@ class AAE:
       networks['category_discriminator'] = Network.create(
           self.discriminator.init(y_key, jnp.zeros((1, self.categories))), self.d_tx)
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, networks=networks)
+
+  def _encoder_phases(self):
+    return ('reconstruction', 'regularisation') + (('supervised',) if self.labeled is not None else ())
+
+  def _update_encoder(self, e: Network, grads, phase: str) -> Network:
+    """One phase's update of the encoder: with `aae.encoder_state_per_phase` from that phase's
+    own Adam state, else from the one state every phase shares."""
+    if not self.config.aae.encoder_state_per_phase:
+      return e.apply_gradients(grads, self.ae_tx)
+    updates, phase_state = self.ae_tx.update(grads, e.opt_state[phase], e.params)
+    return e.replace(params=optax.apply_updates(e.params, updates),
+                     opt_state={**e.opt_state, phase: phase_state})
 
   def _encode(self, e_params, x):
     """(category logits or None, style z, the decoder's input [softmax(y), z])."""
@@ -132,7 +148,7 @@ class AAE:
 
     recon, grads = jax.value_and_grad(reconstruction_loss)({'encoder': e.params,
                                                             'decoder': nets['decoder'].params})
-    e = e.apply_gradients(grads['encoder'], self.ae_tx)
+    e = self._update_encoder(e, grads['encoder'], 'reconstruction')
     nets['decoder'] = nets['decoder'].apply_gradients(grads['decoder'], self.ae_tx)
 
     # Regularisation: each D learns its prior against the encoder's codes, then E fools them.
@@ -158,7 +174,7 @@ class AAE:
       return loss
 
     metrics_out['e_loss'], e_grads = jax.value_and_grad(e_loss)(e.params)
-    e = e.apply_gradients(e_grads, self.ae_tx)
+    e = self._update_encoder(e, e_grads, 'regularisation')
 
     if self.labeled is not None:  # semi-supervised classification on labeled digits
       size = self.config.aae.labeled_batch_size
@@ -168,7 +184,7 @@ class AAE:
       metrics_out['supervised'], s_grads = jax.value_and_grad(
           lambda p: losses.classifier_cross_entropy(self._encode(p, images)[0],
                                                     self.labeled['label'][pick]))(e.params)
-      e = e.apply_gradients(s_grads, self.ae_tx)
+      e = self._update_encoder(e, s_grads, 'supervised')
     nets['encoder'] = e
     return state.replace(step=state.step + 1, networks=nets), metrics_out
 
