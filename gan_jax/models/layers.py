@@ -52,44 +52,67 @@ def compute_dtype(config):
   return jnp.dtype(name)
 
 
-def _phase_kernel_index(kernel_size: int) -> np.ndarray:
-  """[window, 2] kernel taps (kernel_size = a zero tap) for the phase form of a stride-2 conv's
-  input gradient: input pixel 2q + p receives output pixel q - (window - 1) + j through tap
-  2 (window - 1 - j) + p."""
-  window = -(-kernel_size // 2)
-  index = np.array([[2 * (window - 1 - j) + p for p in (0, 1)] for j in range(window)])
-  return np.where(index < kernel_size, index, kernel_size)
+def _stride2_axis_taps(k: int, low: int, phase: int) -> dict[int, int]:
+  """Along one axis of `stride2_transpose`: {input offset d: kernel tap t} for output phase
+  `phase` (out[2q + phase] reads x[q + d] through tap t)."""
+  return {(phase + t - low) // 2: t for t in range(k) if (phase + t - low) % 2 == 0}
+
+
+def stride2_transpose(x, kernel, pad_low, out_hw):
+  """A stride-2 transposed convolution of NHWC `x` with the HWIO `kernel`: along each spatial
+  axis, out[2q + p] = sum over taps t with p + t - low even of x[q + (p + t - low) / 2] kernel[t]
+  (zero outside x), where low is that axis's `pad_low`, for out_hw[axis] outputs.
+
+  Computed phase by phase: each of the four output phases (p_h, p_w) is one stride-1
+  convolution of x with only the taps that reach it, then the phases are interleaved; no
+  multiply-add touches an inserted zero. With few output channels those convolutions are too
+  thin to run well, so all phases are one convolution to 4x the channels over the window they
+  share (with a 5x5 kernel: 36 taps computed where 25 exist), then depth-to-space.
+  """
+  n, c_out = x.shape[0], kernel.shape[-1]
+  counts = [-(-size // 2) for size in out_hw]  # per phase; an odd size's extra one is cropped
+  taps = [[_stride2_axis_taps(kernel.shape[a], pad_low[a], p) for p in (0, 1)] for a in (0, 1)]
+
+  def conv(kernel, offsets):  # out[q] = sum_j x[q + offsets[0] + j] kernel[j] per axis
+    pads = [(-first, count - 1 + first + size - 1 - (size_in - 1))
+            for (first, size), count, size_in in zip(offsets, counts, x.shape[1:3])]
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), pads,  # lax crops negative pads
+                                        dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+  if c_out < 16:
+    spans = [(min(min(t) for t in axis if t), max(max(t) for t in axis if t)) for axis in taps]
+    index = [np.array([[axis[p].get(d, k) for p in (0, 1)] for d in range(first, last + 1)])
+             for axis, (first, last), k in zip(taps, spans, kernel.shape[:2])]
+    padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))  # tap k: zero
+    phases = padded[index[0][:, None, :, None], index[1][None, :, None, :]]  # (wh, ww, 2, 2, i, o)
+    phases = phases.transpose(0, 1, 4, 2, 3, 5).reshape(*phases.shape[:2], x.shape[-1], 4 * c_out)
+    y = conv(phases, [(first, last - first + 1) for first, last in spans])
+    y = y.reshape(n, *counts, 2, 2, c_out).transpose(0, 1, 3, 2, 4, 5)
+  else:
+    rows = []
+    for p_h in (0, 1):
+      columns = []
+      for p_w in (0, 1):
+        by_h, by_w = taps[0][p_h], taps[1][p_w]
+        if not (by_h and by_w):
+          columns.append(jnp.zeros((n, *counts, c_out), x.dtype))
+          continue
+        phase_kernel = kernel[np.array(list(by_h.values()))][:, np.array(list(by_w.values()))]
+        columns.append(conv(phase_kernel, [(min(by_h), len(by_h)), (min(by_w), len(by_w))]))
+      rows.append(jnp.stack(columns, axis=3))  # (n, q_h, q_w, p_w, c)
+    y = jnp.stack(rows, axis=2)  # (n, q_h, p_h, q_w, p_w, c)
+  y = y.reshape(n, 2 * counts[0], 2 * counts[1], c_out)
+  return y[:, :out_hw[0], :out_hw[1]]
 
 
 def _stride2_input_grad(grad, kernel, input_hw, padding):
-  """The input gradient of a stride-2 NHWC/HWIO convolution, as one stride-1 'VALID'
-  convolution of the output gradient to 4x the input channels, one group per input phase (2x2
-  block of input pixels), then depth-to-space. Only the blocks that overlap the unpadded input
-  are computed."""
-  k_h, k_w, c_in, c_out = kernel.shape
-  n = grad.shape[0]
-  windows = (-(-k_h // 2), -(-k_w // 2))
-  firsts, counts, pads = [], [], [(0, 0, 0)]
-  for size, (low, _), window, out in zip(input_hw, padding, windows, grad.shape[1:3]):
-    first, count = low // 2, (low + size - 1) // 2 - low // 2 + 1
-    # Block q reads output-gradient rows q - window + 1 .. q (zeros outside; lax.pad crops
-    # where the amount is negative).
-    start = window - 1 - first
-    firsts.append(first)
-    counts.append(count)
-    pads.append((start, count + window - 1 - out - start, 0))
-  grad = jax.lax.pad(grad, jnp.zeros((), grad.dtype), pads + [(0, 0, 0)])
-  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
-  index_h, index_w = _phase_kernel_index(k_h), _phase_kernel_index(k_w)
-  phases = padded[index_h[:, None, :, None], index_w[None, :, None, :]]  # (wh, ww, 2, 2, in, out)
-  phases = phases.transpose(0, 1, 5, 2, 3, 4).reshape(windows[0], windows[1], c_out, 4 * c_in)
-  x = jax.lax.conv_general_dilated(grad, phases, (1, 1), 'VALID',
-                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-  x = x.reshape(n, counts[0], counts[1], 2, 2, c_in).transpose(0, 1, 3, 2, 4, 5)
-  x = x.reshape(n, 2 * counts[0], 2 * counts[1], c_in)
+  """The input gradient of a stride-2 NHWC/HWIO convolution with `padding` (low, high) per
+  axis: a stride-2 transposed convolution of the output gradient with the kernel flipped and
+  its channels swapped (input pixel i = 2 o + t - low receives output o through tap t)."""
   (low_h, _), (low_w, _) = padding
-  top, left = low_h - 2 * firsts[0], low_w - 2 * firsts[1]
-  return x[:, top:top + input_hw[0], left:left + input_hw[1]]
+  k_h, k_w = kernel.shape[:2]
+  flipped = jnp.swapaxes(kernel[::-1, ::-1], 2, 3)
+  return stride2_transpose(grad, flipped, (k_h - 1 - low_h, k_w - 1 - low_w), input_hw)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -135,20 +158,10 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   return _stride2_conv(lhs, rhs, tuple(tuple(p) for p in padding))
 
 
-def _stride2_phase_taps(kernel_size: int):
-  """For lax.conv_transpose(stride 2, 'SAME'): output phase p in {0, 1} reads input offset d
-  through kernel tap k, as {p: {d: k}}; with the smallest and largest offset."""
-  pad_low = kernel_size - 1 if kernel_size < 3 else -(-kernel_size // 2)  # lax's SAME rule
-  taps = {p: {(p + k - pad_low) // 2: k for k in range(kernel_size) if (p + k - pad_low) % 2 == 0}
-          for p in (0, 1)}
-  offsets = [d for phase in taps.values() for d in phase]
-  return taps, min(offsets), max(offsets)
-
-
 class SubpixelConvTranspose(nn.Module):
   """nn.ConvTranspose(features, (k, k), strides=(2, 2), padding='SAME'), same parameters and
-  same function, computed as one stride-1 convolution to 4x the channels (one group per output
-  phase, built from the kernel's taps) followed by depth-to-space.
+  same function, computed phase by phase (`stride2_transpose`: one stride-1 convolution per
+  output phase with the kernel's taps that reach it, then the phases interleaved).
 
   XLA's CPU gradient of a strided transposed convolution is slow (it dilates the input with
   zeros); this form does no multiplications by inserted zeros and is ~10x faster there. Off the
@@ -168,21 +181,12 @@ class SubpixelConvTranspose(nn.Module):
       y = jax.lax.conv_transpose(x.astype(self.dtype), kernel.astype(self.dtype), (2, 2), 'SAME',
                                  dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
       return self._add_bias(y)
-    taps, low, high = _stride2_phase_taps(k)
-    window = high - low + 1
-    index = np.full((window, 2), k)  # tap k (out of range) is the zero padding below
-    for phase, offsets in taps.items():
-      for offset, tap in offsets.items():
-        index[offset - low, phase] = tap
-    padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
-    phases = padded[index[:, None, :, None], index[None, :, None, :]]  # (w, w, 2, 2, in, out)
-    phases = phases.transpose(0, 1, 4, 2, 3, 5).reshape(window, window, x.shape[-1], -1)
-    y = jax.lax.conv_general_dilated(x.astype(self.dtype), phases.astype(self.dtype), (1, 1),
-                                     ((-low, high), (-low, high)),
-                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    n, h, w, _ = y.shape
-    y = y.reshape(n, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
-    return self._add_bias(y.reshape(n, 2 * h, 2 * w, self.features))
+    # lax.conv_transpose's 'SAME' padding of the dilated input, low side
+    low = k - 1 if k < 3 else -(-k // 2)
+    _, h, w, _ = x.shape
+    y = stride2_transpose(x.astype(self.dtype), kernel.astype(self.dtype), (low, low),
+                          (2 * h, 2 * w))
+    return self._add_bias(y)
 
   def _add_bias(self, y):
     if not self.use_bias:
