@@ -1,6 +1,7 @@
 """Before/after, in one run: the input gradient of dcgan_mnist's two discriminator convolutions
 (5x5, stride 2, batch 256) as XLA computes it (a convolution over the zero-dilated output
-gradient) and in gan_jax's phase form (gan_jax.models.layers.conv_general_dilated), alternating.
+gradient) and in gan_jax's phase form (gan_jax.models.layers.conv_general_dilated: one stride-1
+convolution per input phase with only its own taps), alternating.
 
   python benchmarks/stride2_input_grad.py
 """
