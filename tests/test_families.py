@@ -37,6 +37,7 @@ CAPABILITIES = (families.MakesTrainingData, families.BatchesByLength, families.R
                             'DecodesText'}, marks=requires_ptb),
     pytest.param('seqgan_oracle', {'MakesTrainingData', 'TrainsInPhases', 'Evaluates',
                                    'GeneratesText'}, marks=requires_ptb),
+    ('leakgan_oracle', {'MakesTrainingData', 'TrainsInPhases', 'Evaluates', 'GeneratesText'}),
 ])
 def test_each_family_declares_its_capabilities(experiment, expected):
   model = families.build(tiny_config(experiment))

@@ -21,7 +21,7 @@ FAMILIES = {
     'vae': 'vae:VAE', 'conv_vae': 'vae:VAE',
     'aae': 'aae:AAE', 'bigan': 'bigan:BiGAN', 'vaegan': 'vaegan:VAEGAN',
     'text_vae': 'text:TextVAE', 'text_lm': 'text:TextVAE',
-    'seqgan': 'seqgan:SeqGAN',
+    'seqgan': 'seqgan:SeqGAN', 'leakgan': 'leakgan:LeakGAN',
     'classifier': 'classifier:Classifier',
 }
 

@@ -94,34 +94,27 @@ class Oracle:
                            for chunk in chunking.in_chunks(tokens)])
 
 
-class SeqGAN:
+class TextGAN:
+  """What the text GANs (SeqGAN, LeakGAN) share: the data ('oracle' or a text split cut or padded
+  to `sequence_length`), SeqGAN's CNN discriminator with its Adam and update, and evaluation.
+  A subclass adds its generator: `generate_tokens` and `sequence_nll`."""
   EVALUATION_OPTIONS = {}
-  CONFIG_DEFAULTS = {}
+  CONFIG_DEFAULTS = {'eval_test_sequences': 2000}
 
   def __init__(self, config):
     self.config = config
     self.length = config.sequence_length
     if config.dataset == 'oracle':
       self.oracle = Oracle(config)
-      self.vocab, vocab_size = None, config.oracle.vocab_size
+      self.vocab, self.vocab_size = None, config.oracle.vocab_size
     else:
       self.oracle = None
       self.vocab = input_pipeline.vocabulary(config.dataset)
-      vocab_size = len(self.vocab)
-    dtype = models.compute_dtype(config)
-    self.generator = models.SentenceVAE(vocab_size=vocab_size, latent_dim=0, dtype=dtype,
-                                        **config.generator.to_dict())
-    self.discriminator = models.SeqGANDiscriminator(vocab_size=vocab_size, dtype=dtype,
+      self.vocab_size = len(self.vocab)
+    self.dtype = models.compute_dtype(config)
+    self.discriminator = models.SeqGANDiscriminator(vocab_size=self.vocab_size, dtype=self.dtype,
                                                     **config.discriminator.to_dict())
-    opt = config.optimizer
-    # G's update count passes g_pretrain_steps when the policy-gradient updates begin (D
-    # pre-training does not update G): from then on, G learns at pg_learning_rate.
-    g_learning_rate = optax.piecewise_constant_schedule(
-        opt.g_learning_rate, {config.g_pretrain_steps: opt.pg_learning_rate / opt.g_learning_rate})
-    self.g_tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(g_learning_rate))
-    self.d_tx = optax.adam(opt.d_learning_rate)
-    self._sample = jax.jit(functools.partial(sample_sequences, self.generator),
-                           static_argnums=(2, 3))
+    self.d_tx = optax.adam(config.optimizer.d_learning_rate)
 
   def train_data(self) -> dict[str, np.ndarray]:
     """The real sequences: the oracle's samples, or the text split cut/padded to the length."""
@@ -135,6 +128,68 @@ class SeqGAN:
   def _fixed_length(self, split) -> np.ndarray:
     tokens = split['tokens'][:, :self.length]
     return np.pad(tokens, ((0, 0), (0, self.length - tokens.shape[1])))  # <pad> is 0
+
+  def _d_update(self, d: Network, real, fake, rng):
+    def loss_fn(params):
+      logits = lambda x, key: self.discriminator.apply({'params': params}, x, train=True,
+                                                       rngs={'dropout': key})
+      real_key, fake_key = jax.random.split(rng)
+      return losses.discriminator_bce(logits(real, real_key), logits(fake, fake_key))
+
+    loss, grads = jax.value_and_grad(loss_fn)(d.params)
+    return d.apply_gradients(grads, self.d_tx), loss
+
+  def generate_tokens(self, state: TrainState, num: int, seed: int) -> np.ndarray:
+    """[num, length] token ids sampled from the generator."""
+    raise NotImplementedError
+
+  def sequence_nll(self, state: TrainState, tokens) -> np.ndarray:
+    """[num] the generator's mean per-token NLL of each of the given sequences."""
+    raise NotImplementedError
+
+  def sample_text(self, state: TrainState, num_samples: int = 10,
+                  seed: int | None = None) -> list[str]:
+    """Sentences sampled from the generator (token ids for the oracle benchmark)."""
+    tokens = self.generate_tokens(state, num_samples,
+                                  self.config.seed + 1 if seed is None else seed)
+    if self.vocab is None:
+      return [' '.join(map(str, row)) for row in tokens]
+    return [self.vocab.decode(row) for row in tokens]
+
+  def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
+    """Oracle: NLL-oracle (mean per-token NLL of num_samples generated sequences under the
+    oracle: their quality) and NLL-test (the generator's mean per-token NLL of
+    `eval_test_sequences` fresh oracle samples: its coverage, which a generator that collapses
+    onto a few good sequences loses). Text: BLEU-2..5 of generated sentences against the test
+    set, and self-BLEU."""
+    num = num_samples or self.config.eval_num_samples
+    tokens = self.generate_tokens(state, num, self.config.seed + 2)
+    if self.oracle:
+      held_out = self.oracle.sample(jax.random.PRNGKey(self.config.oracle.seed + 2),
+                                    self.config.eval_test_sequences)
+      return {'nll_oracle': float(np.mean(self.oracle.nll(tokens))),
+              'nll_test': float(np.mean(self.sequence_nll(state, held_out)))}
+    references = [self.vocab.decode(row).split() for row in
+                  self._fixed_length(input_pipeline.load_split(self.config.dataset, 'test'))]
+    hypotheses = [self.vocab.decode(row).split() for row in tokens]
+    return bleu_scores(hypotheses, references)
+
+
+class SeqGAN(TextGAN):
+  def __init__(self, config):
+    super().__init__(config)
+    self.generator = models.SentenceVAE(vocab_size=self.vocab_size, latent_dim=0,
+                                        dtype=self.dtype, **config.generator.to_dict())
+    opt = config.optimizer
+    # G's update count passes g_pretrain_steps when the policy-gradient updates begin (D
+    # pre-training does not update G): from then on, G learns at pg_learning_rate.
+    g_learning_rate = optax.piecewise_constant_schedule(
+        opt.g_learning_rate, {config.g_pretrain_steps: opt.pg_learning_rate / opt.g_learning_rate})
+    self.g_tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(g_learning_rate))
+    self._sample = jax.jit(functools.partial(sample_sequences, self.generator),
+                           static_argnums=(2, 3))
+    self._nll = jax.jit(lambda params, tokens: -jnp.mean(
+        token_log_probs(self.generator, params, tokens), axis=-1))
 
   def init(self, rng) -> TrainState:
     g_key, d_key, rng = jax.random.split(rng, 3)
@@ -157,16 +212,6 @@ class SeqGAN:
     rollout_rewards = verdict(completed.reshape(-1, length)).reshape(
         length - 1, n, batch).mean(axis=1).T
     return jnp.concatenate([rollout_rewards, verdict(tokens)[:, None]], axis=1)
-
-  def _d_update(self, d: Network, real, fake, rng):
-    def loss_fn(params):
-      logits = lambda x, key: self.discriminator.apply({'params': params}, x, train=True,
-                                                       rngs={'dropout': key})
-      real_key, fake_key = jax.random.split(rng)
-      return losses.discriminator_bce(logits(real, real_key), logits(fake, fake_key))
-
-    loss, grads = jax.value_and_grad(loss_fn)(d.params)
-    return d.apply_gradients(grads, self.d_tx), loss
 
   def phase_of(self, step: int) -> int:
     """The training phase at a (host) step: 0 MLE pre-training of G, 1 D pre-training, 2
@@ -230,26 +275,10 @@ class SeqGAN:
     return sample_in_chunks(self._sample, state.networks['generator'].params,
                             jax.random.PRNGKey(seed), num, self.length)
 
-  def sample_text(self, state: TrainState, num_samples: int = 10,
-                  seed: int | None = None) -> list[str]:
-    """Sentences sampled from the generator (token ids for the oracle benchmark)."""
-    tokens = self.generate_tokens(state, num_samples,
-                                  self.config.seed + 1 if seed is None else seed)
-    if self.vocab is None:
-      return [' '.join(map(str, row)) for row in tokens]
-    return [self.vocab.decode(row) for row in tokens]
-
-  def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
-    """Oracle: NLL-oracle (mean per-token NLL of num_samples generated sequences under the
-    oracle). Text: BLEU-2..5 of generated sentences against the test set, and self-BLEU."""
-    num = num_samples or self.config.eval_num_samples
-    tokens = self.generate_tokens(state, num, self.config.seed + 2)
-    if self.oracle:
-      return {'nll_oracle': float(np.mean(self.oracle.nll(tokens)))}
-    references = [self.vocab.decode(row).split() for row in
-                  self._fixed_length(input_pipeline.load_split(self.config.dataset, 'test'))]
-    hypotheses = [self.vocab.decode(row).split() for row in tokens]
-    return bleu_scores(hypotheses, references)
+  def sequence_nll(self, state: TrainState, tokens) -> np.ndarray:
+    params = state.networks['generator'].params
+    return np.concatenate([np.asarray(self._nll(params, chunk))
+                           for chunk in chunking.in_chunks(tokens)])
 
 
 def bleu_scores(hypotheses, references, orders=(2, 3, 4, 5)) -> dict[str, float]:

@@ -1,9 +1,11 @@
 """Text networks: the recurrent sentence VAE (and, without a latent, language model and SeqGAN
-generator) and SeqGAN's CNN discriminator."""
+generator), SeqGAN's CNN discriminator, and LeakGAN's manager and worker."""
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
+
 
 class SentenceVAE(nn.Module):
   """Bowman et al. (2016)'s sentence VAE with GRUs: an encoder GRU's last state -> diagonal
@@ -89,7 +91,9 @@ class SentenceVAE(nn.Module):
 class SeqGANDiscriminator(nn.Module):
   """Yu et al. (2017)'s sequence classifier (after Kim 2014 and Zhang & LeCun 2015): embeddings,
   convolutions of several widths with max-over-time pooling, a highway layer, dropout, one
-  logit (real vs generated)."""
+  logit (real vs generated). The highway layer's output, before dropout, is sown as 'features'
+  (LeakGAN leaks it to its generator). `mask` [B, T] (1: a known token) zeroes the embeddings of
+  the unknown positions, so the features of a prefix see no tokens beyond it."""
   vocab_size: int
   embed_dim: int = 64
   filter_sizes: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
@@ -98,12 +102,68 @@ class SeqGANDiscriminator(nn.Module):
   dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
-  def __call__(self, tokens, train: bool = False):
+  def __call__(self, tokens, train: bool = False, mask=None):
     x = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)(tokens)  # [B, T, E]
+    if mask is not None:
+      x = x * mask[..., None].astype(x.dtype)
     pooled = [jnp.max(nn.relu(nn.Conv(n, (size,), padding='VALID', dtype=self.dtype)(x)), axis=1)
               for size, n in zip(self.filter_sizes, self.num_filters) if size <= tokens.shape[1]]
     h = jnp.concatenate(pooled, axis=-1)
     gate = nn.sigmoid(nn.Dense(h.shape[-1], dtype=self.dtype)(h))
     h = gate * nn.relu(nn.Dense(h.shape[-1], dtype=self.dtype)(h)) + (1.0 - gate) * h  # highway
+    self.sow('intermediates', 'features', h.astype(jnp.float32))
     h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
     return nn.Dense(1, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)
+
+
+def l2_normalize(x, axis=-1, eps=1e-8):
+  return x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=axis, keepdims=True), eps))
+
+
+class LeakGANManager(nn.Module):
+  """LeakGAN's manager (Guo et al. 2018): an LSTM reading the discriminator's features f_t of
+  the text so far, emitting a unit-norm goal g_t in the feature space. `goal_init` is the goal
+  that stands in for the ones not yet emitted at the start of a sequence."""
+  feature_size: int
+  hidden_size: int = 32
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.cell = nn.OptimizedLSTMCell(self.hidden_size, dtype=self.dtype)
+    self.out = nn.Dense(self.feature_size, dtype=self.dtype)
+    self.goal_init = self.param('goal_init', nn.initializers.normal(0.1), (self.feature_size,))
+
+  def initial_goal(self):
+    return l2_normalize(self.goal_init)
+
+  def __call__(self, carry, feature):
+    """(carry, [B, F] feature) -> (carry, [B, F] unit goal)."""
+    carry, hidden = self.cell(carry, feature.astype(self.dtype))
+    return carry, l2_normalize(self.out(hidden).astype(jnp.float32))
+
+
+class LeakGANWorker(nn.Module):
+  """LeakGAN's worker: an LSTM over the previous token whose output is a [V, goal_size] matrix
+  O_t; the policy's logits are O_t w_t, with w_t the unit-norm projection (psi, no bias) of the
+  sum of the manager's last goals."""
+  vocab_size: int
+  embed_dim: int = 32
+  hidden_size: int = 32
+  goal_size: int = 16
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)
+    self.cell = nn.OptimizedLSTMCell(self.hidden_size, dtype=self.dtype)
+    self.out = nn.Dense(self.vocab_size * self.goal_size, dtype=self.dtype)
+    self.goal_projection = nn.Dense(self.goal_size, use_bias=False, dtype=self.dtype)
+
+  def __call__(self, carry, token, goal_sum):
+    """(carry, [B] previous token, [B, F] sum of recent goals) -> (carry, [B, V] logits)."""
+    carry, hidden = self.cell(carry, self.embed(token))
+    return carry, self.logits(hidden, goal_sum)
+
+  def logits(self, hidden, goal_sum):
+    actions = self.out(hidden).reshape(*hidden.shape[:-1], self.vocab_size, self.goal_size)
+    w = l2_normalize(self.goal_projection(goal_sum.astype(self.dtype)).astype(jnp.float32))
+    return jnp.einsum('...vk,...k->...v', actions.astype(jnp.float32), w)
