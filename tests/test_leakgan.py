@@ -35,9 +35,11 @@ def test_worker_logits_are_its_action_matrix_times_the_projected_goal(model_and_
   rng = np.random.default_rng(0)
   hidden = rng.normal(size=(2, 8)).astype(np.float32)
   goal_sum = rng.normal(size=(2, 12)).astype(np.float32)
-  logits = model.worker.apply({'params': w}, hidden, goal_sum, method='logits')
   # By hand: O = reshape(h W + b) [V, k]; w = psi(goal sum) / |psi(goal sum)|; logits = O w.
-  actions = (hidden @ np.asarray(w['out']['kernel']) + np.asarray(w['out']['bias'])).reshape(2, 30, 4)
+  w = jax.tree.map(lambda x: (np.asarray(x) + np.random.default_rng(1).normal(size=x.shape)).astype(
+      np.float32), w)
+  logits = model.worker.apply({'params': w}, hidden, goal_sum, method='logits')  # nonzero bias
+  actions = (hidden @ w['out_kernel'] + w['out_bias']).reshape(2, 30, 4)
   projected = goal_sum @ np.asarray(w['goal_projection']['kernel'])
   unit = projected / np.linalg.norm(projected, axis=-1, keepdims=True)
   np.testing.assert_allclose(logits, np.einsum('bvk,bk->bv', actions, unit), rtol=1e-5, atol=1e-5)

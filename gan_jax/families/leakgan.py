@@ -149,11 +149,12 @@ class LeakGAN(TextGAN):
     return goal_sums(goals, initial, self.step_size)
 
   def worker_logits(self, w_params, tokens, sums):
-    """[B, T, V] the worker's logits for [B, T] tokens (teacher forcing), given the goal sums."""
-    step = lambda carry, x: self.worker.apply({'params': w_params}, carry, *x)
-    _, logits = jax.lax.scan(step, self._zero_carry(tokens.shape[0]),
-                             (decoding.decoder_inputs(tokens).T, jnp.swapaxes(sums, 0, 1)))
-    return jnp.swapaxes(logits, 0, 1)
+    """[B, T, V] the worker's logits for [B, T] tokens (teacher forcing), given the goal sums:
+    the recurrence under `lax.scan`, the output layer on all steps at once."""
+    worker = lambda *args, **kw: self.worker.apply({'params': w_params}, *args, **kw)
+    _, hidden = jax.lax.scan(lambda carry, token: worker(carry, token, method='step'),
+                             self._zero_carry(tokens.shape[0]), decoding.decoder_inputs(tokens).T)
+    return worker(jnp.swapaxes(hidden, 0, 1), sums, method='logits')
 
   def token_log_probs(self, params, tokens):
     """[B, T] log pi(x_t | x_<t) of given sequences; params (manager, worker, discriminator)."""

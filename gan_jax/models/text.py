@@ -155,15 +155,30 @@ class LeakGANWorker(nn.Module):
   def setup(self):
     self.embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)
     self.cell = nn.OptimizedLSTMCell(self.hidden_size, dtype=self.dtype)
-    self.out = nn.Dense(self.vocab_size * self.goal_size, dtype=self.dtype)
+    # O_t = reshape(h_t out_kernel + out_bias, [V, goal_size])
+    self.out_kernel = self.param('out_kernel', nn.initializers.lecun_normal(),
+                                 (self.hidden_size, self.vocab_size * self.goal_size))
+    self.out_bias = self.param('out_bias', nn.initializers.zeros_init(),
+                               (self.vocab_size * self.goal_size,))
     self.goal_projection = nn.Dense(self.goal_size, use_bias=False, dtype=self.dtype)
 
   def __call__(self, carry, token, goal_sum):
     """(carry, [B] previous token, [B, F] sum of recent goals) -> (carry, [B, V] logits)."""
-    carry, hidden = self.cell(carry, self.embed(token))
+    carry, hidden = self.step(carry, token)
     return carry, self.logits(hidden, goal_sum)
 
+  def step(self, carry, token):
+    """(carry, [B] previous token) -> (carry, [B, hidden] output)."""
+    return self.cell(carry, self.embed(token))
+
   def logits(self, hidden, goal_sum):
-    actions = self.out(hidden).reshape(*hidden.shape[:-1], self.vocab_size, self.goal_size)
+    """[..., V] O w from [..., hidden] outputs and [..., F] goal sums. O is never formed
+    ([..., V, k] would be 80,000 numbers per token at the paper's sizes): the logits are the
+    outer product h w^T against the kernel regrouped as [hidden * k, V], plus b w."""
     w = l2_normalize(self.goal_projection(goal_sum.astype(self.dtype)).astype(jnp.float32))
-    return jnp.einsum('...vk,...k->...v', actions.astype(jnp.float32), w)
+    h, v, k = self.hidden_size, self.vocab_size, self.goal_size
+    outer = (hidden.astype(jnp.float32)[..., :, None] * w[..., None, :]).reshape(
+        *hidden.shape[:-1], h * k)
+    kernel = self.out_kernel.reshape(h, v, k).transpose(0, 2, 1).reshape(h * k, v)
+    bias = self.out_bias.reshape(v, k)
+    return (outer.astype(self.dtype) @ kernel.astype(self.dtype)).astype(jnp.float32) + w @ bias.T
