@@ -27,6 +27,7 @@ def get_config():
   config.optimizer = ml_collections.ConfigDict(dict(
       g_learning_rate=1.5e-3, d_learning_rate=5e-5, grad_clip=5.0))
   del config.rollout_update_rate
+  config.d_l2_weight = 0.0  # the authors' code sets 0.2 but never passes it to D
   config.pretrain_rounds = 10
   config.d_pretrain_steps = 100        # per round, first
   config.g_pretrain_steps = 400        # per round, after D's

@@ -30,7 +30,9 @@ def get_config():
       dropout_rate=0.25))
   config.optimizer = ml_collections.ConfigDict(dict(
       g_learning_rate=1e-2, d_learning_rate=1e-4, grad_clip=5.0,
-      pg_learning_rate=1e-2))  # G's rate in the adversarial phase (the paper: the MLE rate)
+      pg_learning_rate=1e-2,  # G's rate in the adversarial phase (the paper: the MLE rate)
+      pg_loss_reduction='mean'))  # 'sum': over the batch too, as the reference code
+  config.d_l2_weight = 0.0  # on D's output layer (the reference code: 0.2)
 
   config.g_pretrain_steps = 6_000      # ~38 epochs of the 10,000 sequences
   config.d_pretrain_steps = 300

@@ -226,8 +226,13 @@ def kl_weight(step, schedule: str, anneal_steps: int, cycle_ratio: float = 0.5):
   raise ValueError(f'unknown KL schedule {schedule!r}; use constant, linear or cyclical')
 
 
-def policy_gradient_loss(log_probs, rewards):
+def policy_gradient_loss(log_probs, rewards, reduction: str = 'mean'):
   """REINFORCE for sequences (SeqGAN, Yu et al. 2017): -mean_b sum_t Q_t log G(y_t | y_<t), with
   [B, T] log-probabilities of the sampled tokens and [B, T] action values Q (rollout rewards),
-  which are constants: the gradient flows only through the log-probabilities."""
-  return -jnp.mean(jnp.sum(log_probs * jax.lax.stop_gradient(rewards), axis=-1))
+  which are constants: the gradient flows only through the log-probabilities. `reduction='sum'`
+  sums over the batch too (SeqGAN's reference code): B times the gradient, which matters under
+  gradient clipping."""
+  total = -jnp.sum(log_probs * jax.lax.stop_gradient(rewards), axis=-1)
+  if reduction not in ('mean', 'sum'):
+    raise ValueError(f'pg_loss_reduction={reduction!r}; use mean or sum')
+  return jnp.mean(total) if reduction == 'mean' else jnp.sum(total)

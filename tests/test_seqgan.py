@@ -167,3 +167,30 @@ def test_seqgan_ptb_reports_bleu(tmp_path):
   assert generate.run(str(tmp_path), 'samples', None, num=4, seed=3)['samples'] == samples['samples']
   with pytest.raises(generate.GenerateError, match='--mode=samples'):
     generate.run(str(tmp_path), 'interpolate', None)
+
+
+def test_reference_d_penalty_and_summed_policy_gradient():
+  """SeqGAN's reference code: D's loss adds 0.2 x half the squared norm of its output layer
+  (weights and bias, not the convolutions); the policy-gradient loss sums over the batch."""
+  config = tiny_config('seqgan_oracle', **TINY_SEQGAN)
+  model = families.build(config)
+  state = model.init(jax.random.PRNGKey(0))
+  d = state.networks['discriminator']
+  real = jnp.asarray(model.train_data()['tokens'][:8])
+  fake = seqgan.sample_sequences(model.generator, state.networks['generator'].params,
+                                 jax.random.PRNGKey(1), 8, model.length)
+  plain = model._d_update(d, real, fake, jax.random.PRNGKey(2))[1]
+  with config.unlocked():
+    config.d_l2_weight = 0.2
+  penalised = families.build(config)._d_update(d, real, fake, jax.random.PRNGKey(2))[1]
+  output = d.params['Dense_2']  # the logit layer; Dense_0 and Dense_1 are the highway's
+  assert output['kernel'].shape[-1] == 1
+  by_hand = 0.2 * (np.sum(np.square(output['kernel'])) + np.sum(np.square(output['bias']))) / 2
+  np.testing.assert_allclose(penalised - plain, by_hand, rtol=1e-4)
+  log_probs = jnp.log(jnp.array([[0.5, 0.25], [0.1, 0.8], [0.3, 0.3]]))
+  rewards = jnp.array([[1.0, 0.5], [0.2, 0.0], [0.7, 0.9]])
+  total = -float(jnp.sum(log_probs * rewards))
+  assert float(losses.policy_gradient_loss(log_probs, rewards, 'sum')) == pytest.approx(total)
+  assert float(losses.policy_gradient_loss(log_probs, rewards)) == pytest.approx(total / 3)
+  with pytest.raises(ValueError, match='use mean or sum'):
+    losses.policy_gradient_loss(log_probs, rewards, 'max')

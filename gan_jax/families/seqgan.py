@@ -99,7 +99,7 @@ class TextGAN:
   to `sequence_length`), SeqGAN's CNN discriminator with its Adam and update, and evaluation.
   A subclass adds its generator: `generate_tokens` and `sequence_nll`."""
   EVALUATION_OPTIONS = {}
-  CONFIG_DEFAULTS = {'eval_test_sequences': 2000}
+  CONFIG_DEFAULTS = {'eval_test_sequences': 2000, 'd_l2_weight': 0.0}
 
   def __init__(self, config):
     self.config = config
@@ -130,11 +130,17 @@ class TextGAN:
     return np.pad(tokens, ((0, 0), (0, self.length - tokens.shape[1])))  # <pad> is 0
 
   def _d_update(self, d: Network, real, fake, rng):
+    """One D update on real against fake sequences: BCE, plus `d_l2_weight` times half the
+    squared norm of the output layer's weights and bias (SeqGAN's reference code, 0.2)."""
     def loss_fn(params):
       logits = lambda x, key: self.discriminator.apply({'params': params}, x, train=True,
                                                        rngs={'dropout': key})
       real_key, fake_key = jax.random.split(rng)
-      return losses.discriminator_bce(logits(real, real_key), logits(fake, fake_key))
+      output = params[max((k for k in params if k.startswith('Dense_')),
+                          key=lambda k: int(k.split('_')[1]))]
+      l2 = sum(jnp.sum(w ** 2) for w in jax.tree.leaves(output)) / 2
+      return (losses.discriminator_bce(logits(real, real_key), logits(fake, fake_key))
+              + self.config.d_l2_weight * l2)
 
     loss, grads = jax.value_and_grad(loss_fn)(d.params)
     return d.apply_gradients(grads, self.d_tx), loss
@@ -176,6 +182,8 @@ class TextGAN:
 
 
 class SeqGAN(TextGAN):
+  CONFIG_DEFAULTS = {**TextGAN.CONFIG_DEFAULTS, 'optimizer.pg_loss_reduction': 'mean'}
+
   def __init__(self, config):
     super().__init__(config)
     self.generator = models.SentenceVAE(vocab_size=self.vocab_size, latent_dim=0,
@@ -260,7 +268,8 @@ class SeqGAN(TextGAN):
       rewards = self.rewards(nets['rollout'].params, nets['discriminator'].params, fake,
                              rollout_key)
       pg_loss, grads = jax.value_and_grad(lambda p: losses.policy_gradient_loss(
-          token_log_probs(self.generator, p, fake), rewards))(g.params)
+          token_log_probs(self.generator, p, fake), rewards,
+          config.optimizer.pg_loss_reduction))(g.params)
       g = g.apply_gradients(grads, self.g_tx)
       rollout = nets['rollout'].replace(params=optax.incremental_update(
           g.params, nets['rollout'].params, 1.0 - config.rollout_update_rate))
