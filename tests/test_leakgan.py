@@ -132,33 +132,18 @@ def test_leakgan_trains_through_all_phases_and_resumes_across_their_boundaries(t
   assert 0 < lines[2]['mean_reward'] < 1 and lines[3]['worker_loss'] != 0
   model = families.build(config)
   result = model.evaluate(jax.device_get(state))
-  assert set(result) == {'nll_oracle', 'nll_test', 'nll_oracle_t0.667'}
+  assert set(result) == {'nll_oracle', 'nll_oracle_stderr', 'nll_test', 'nll_oracle_t0.667'}
+  assert 0 < result['nll_oracle_stderr'] < 0.5
   assert np.log(30) - 1 < result['nll_test'] < np.log(30) + 1  # near uniform after 1 MLE step
   assert (tmp_path / 'straight/samples/step_0000004.txt').is_file()
+  # Separate Optax states, each advanced by its own network's updates: D once in its
+  # pre-training step and once per adversarial step (d_steps=1), manager and worker in G's
+  # pre-training step and each adversarial step.
+  counts = {net: int(jax.tree.leaves(state.networks[net].opt_state)[0]) for net in model.NETWORKS}
+  assert counts == {'manager': 3, 'worker': 3, 'discriminator': 3}
   # Stopped after G's pre-training, the resumed run compiles the adversarial phase and ends
   # where the uninterrupted run ends.
   train.train_and_evaluate(tiny_config('leakgan_oracle', **TINY, num_train_steps=2,
                                        log_every_steps=1), str(tmp_path / 'resumed'))
   resumed = train.train_and_evaluate(config, str(tmp_path / 'resumed'))
   assert_trees_close(jax.device_get(resumed), jax.device_get(state))
-
-
-def test_each_phase_moves_only_its_networks():
-  config = tiny_config('leakgan_oracle', **TINY)
-  model = families.build(config)
-  mesh = train.make_mesh(jax.devices()[:1])
-  batch = train.global_batch({'tokens': model.train_data()['tokens'][:config.batch_size]}, mesh)
-  state = jax.device_get(train.create_state(model, config, mesh))
-  moved = lambda a, b, net: not all(np.array_equal(x, y) for x, y in zip(
-      jax.tree.leaves(a.networks[net].params), jax.tree.leaves(b.networks[net].params)))
-  for start, expected in ((0, {'discriminator'}), (1, {'manager', 'worker'}),
-                          (2, {'manager', 'worker', 'discriminator'})):
-    at_start = jax.tree.map(np.array, state.replace(step=np.int32(start)))
-    after, metrics = train.make_train_step(model, mesh, start)(at_start, batch)
-    after = jax.device_get(after)
-    assert int(metrics['phase']) == model.phase_of(start)
-    assert {net for net in model.NETWORKS if moved(after, state, net)} == expected, start
-    # Separate Optax states: only the updated networks' Adam counts advance.
-    counts = {net: int(jax.tree.leaves(after.networks[net].opt_state)[0])
-              for net in model.NETWORKS}
-    assert {net for net, count in counts.items() if count > 0} == expected, start

@@ -166,14 +166,17 @@ class TextGAN:
     """Oracle: NLL-oracle (mean per-token NLL of num_samples generated sequences under the
     oracle: their quality) and NLL-test (the generator's mean per-token NLL of
     `eval_test_sequences` fresh oracle samples: its coverage, which a generator that collapses
-    onto a few good sequences loses). Text: BLEU-2..5 of generated sentences against the test
-    set, and self-BLEU."""
+    onto a few good sequences loses), and NLL-oracle's standard error. Text: BLEU-2..5 of
+    generated sentences against the test set, and self-BLEU."""
     num = num_samples or self.config.eval_num_samples
     tokens = self.generate_tokens(state, num, self.config.seed + 2)
     if self.oracle:
       held_out = self.oracle.sample(jax.random.PRNGKey(self.config.oracle.seed + 2),
                                     self.config.eval_test_sequences)
-      return {'nll_oracle': float(np.mean(self.oracle.nll(tokens))),
+      nll = self.oracle.nll(tokens)
+      return {'nll_oracle': float(np.mean(nll)),
+              # the estimate's noise: the standard error of the mean over the samples
+              'nll_oracle_stderr': float(np.std(nll, ddof=1) / np.sqrt(len(nll))),
               'nll_test': float(np.mean(self.sequence_nll(state, held_out)))}
     references = [self.vocab.decode(row).split() for row in
                   self._fixed_length(input_pipeline.load_split(self.config.dataset, 'test'))]
