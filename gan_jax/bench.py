@@ -25,6 +25,8 @@ def define_flags():
   config_flags.DEFINE_config_file('config', None, 'Experiment name or config path.')
   flags.DEFINE_integer('warmup_steps', 3, 'Untimed steps after compilation.')
   flags.DEFINE_integer('min_steps', 20, 'At least this many timed steps.')
+  flags.DEFINE_integer('at_step', 0, 'Time the step the trainer runs at this step (a phased '
+                       "family's phase there, e.g. SeqGAN's adversarial step).")
   flags.DEFINE_float('min_seconds', 20.0, 'And at least this much timed work.')
   flags.DEFINE_integer(
       'data_batches', 0, 'If > 0: time this many consecutive batches of the real input order '
@@ -37,9 +39,10 @@ class StepRunner:
   """A model's train step compiled for one real batch, run on it again and again (the state is
   donated and carried, so every step does the full work of training)."""
 
-  def __init__(self, config):
+  def __init__(self, config, at_step: int = 0):
     self.mesh, model, self.state, self.batches = train.setup(config)
-    step_fn = train.make_train_step(model, self.mesh)
+    self.phase = train.phase_at(model, at_step)
+    step_fn = train.make_train_step(model, self.mesh, at_step)
     self.batch = train.global_batch(next(self.batches), self.mesh)
     start = time.perf_counter()
     self.compiled = step_fn.lower(self.state, self.batch).compile()
@@ -95,10 +98,10 @@ def _devices() -> str:
 
 
 def benchmark(config, warmup_steps: int, min_steps: int, min_seconds: float,
-              data_batches: int = 0) -> dict:
+              data_batches: int = 0, at_step: int = 0) -> dict:
   if data_batches:
     return _benchmark_data_order(config, data_batches)
-  runner = StepRunner(config)
+  runner = StepRunner(config, at_step)
   runner.run(warmup_steps)
   times = []
   while len(times) < min_steps or sum(times) < min_seconds:
@@ -112,6 +115,8 @@ def benchmark(config, warmup_steps: int, min_steps: int, min_seconds: float,
       'examples_per_sec': round(config.batch_size / median, 1),
       'step_ms_p10_p90': [round(1e3 * float(np.percentile(times, q)), 3) for q in (10, 90)],
   }
+  if runner.phase is not None:
+    result['phase'] = runner.phase
   if runner.flops_per_step:
     peak = matmul_flops_per_sec()
     achieved = runner.flops_per_step / median / 1e9
@@ -162,7 +167,7 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   FLAGS = flags.FLAGS
   result = benchmark(FLAGS.config, FLAGS.warmup_steps, FLAGS.min_steps, FLAGS.min_seconds,
-                     FLAGS.data_batches)
+                     FLAGS.data_batches, FLAGS.at_step)
   print(f"{result['experiment']} on {result['devices']}: median step "
         f"{result['median_step_ms']:.1f} ms = {result['steps_per_sec']:.2f} steps/s, "
         f"{result['examples_per_sec']:.0f} examples/s")

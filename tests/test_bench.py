@@ -46,3 +46,12 @@ def test_cpu_convolution_flag_is_added_but_the_users_value_wins():
     out = subprocess.run(show, env={**os.environ, 'XLA_FLAGS': given}, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == expected
+
+
+def test_bench_times_the_phase_the_trainer_runs_at_a_step():
+  from test_seqgan import TINY_SEQGAN  # pylint: disable=g-import-not-at-top
+  config = tiny_config('seqgan_oracle', **TINY_SEQGAN)
+  mle, adversarial = (bench.benchmark(config, 0, 1, 0, at_step=step) for step in (0, 3))
+  assert (mle['phase'], adversarial['phase']) == (0, 2)
+  # The adversarial step samples, rolls out and updates D as well: many times the MLE step's work.
+  assert adversarial['flops_per_step'] > 5 * mle['flops_per_step']
