@@ -81,8 +81,8 @@ def test_semi_supervised_step_by_hand_with_a_frozen_autoencoder():
   """With the autoencoder's learning rate 0 every phase sees the initial encoder, so each loss
   can be computed from it: the category D on one-hot draws against softmax(y), and the
   supervised cross-entropy over all the labelled digits (the batch is all of them, permuted)."""
-  model = families.build(tiny_config('aae_semi_mnist', **SEMI,
-                                     **{'optimizer.ae_learning_rate': 0.0}))
+  model = families.build(tiny_config('aae_semi_mnist', **SEMI, **{  # one shared encoder state
+      'optimizer.ae_learning_rate': 0.0, 'aae.encoder_state_per_phase': False}))
   assert np.bincount(np.asarray(model.labeled['label'])).tolist() == [2] * 10
   state = model.init(jax.random.PRNGKey(0))
   batch = jax.tree.map(jnp.asarray, synthetic_batch())
