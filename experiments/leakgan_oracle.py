@@ -35,7 +35,7 @@ def get_config():
   config.reward_delta = 16.0           # rank-rescaled rewards: sigmoid(delta (0.5 - rank / B))
   config.d_steps = 3                   # D updates per D pre-training and adversarial step
   config.num_train_steps = 5_200       # 10 rounds of 500, then 200 adversarial steps
-  config.eval_every_steps = 1000       # every 2 rounds; 5,000 samples take ~5 min of this CPU
+  config.eval_every_steps = 1000       # every 2 rounds (5,000 samples: minutes of this CPU)
   config.eval_num_samples = 5_000
   config.eval_test_sequences = 2_000
   config.eval_temperatures = (2 / 3,)
