@@ -77,12 +77,15 @@ def test_balanced_subset_takes_each_class_equally_without_repeats():
 
 
 @requires_mnist
-def test_semi_supervised_step_by_hand_with_a_frozen_autoencoder():
+@pytest.mark.parametrize('noise', [0.0, 0.3])
+def test_semi_supervised_step_by_hand_with_a_frozen_autoencoder(noise):
   """With the autoencoder's learning rate 0 every phase sees the initial encoder, so each loss
   can be computed from it: the category D on one-hot draws against softmax(y), and the
-  supervised cross-entropy over all the labelled digits (the batch is all of them, permuted)."""
+  supervised cross-entropy over all the labelled digits (the batch is all of them, permuted).
+  With noise, the encoder reads noisy images and each critic noisy codes, on both sides."""
   model = families.build(tiny_config('aae_semi_mnist', **SEMI, **{  # one shared encoder state
-      'optimizer.ae_learning_rate': 0.0, 'aae.encoder_state_per_phase': False}))
+      'optimizer.ae_learning_rate': 0.0, 'aae.encoder_state_per_phase': False,
+      'aae.input_noise': noise, 'aae.critic_noise': noise}))
   assert np.bincount(np.asarray(model.labeled['label'])).tolist() == [2] * 10
   state = model.init(jax.random.PRNGKey(0))
   batch = jax.tree.map(jnp.asarray, synthetic_batch())
@@ -91,20 +94,24 @@ def test_semi_supervised_step_by_hand_with_a_frozen_autoencoder():
   counts = {name: int(net.opt_state[0].count) for name, net in new.networks.items()}
   assert counts == {'encoder': 3, 'decoder': 1, 'discriminator': 1, 'category_discriminator': 1}
   e = state.networks['encoder'].params
+  _, category_key, labeled_key, noise_key, critic_key = jax.random.split(rng, 5)
+  critic_keys = jax.random.split(critic_key, 6)  # (prior, code) for each critic, then E's
   x = batch['image'].astype(jnp.float32) / 255.0
-  _, category_key, _ = jax.random.split(rng, 3)
+  x = x + noise * jax.random.normal(jax.random.fold_in(noise_key, 0), x.shape)
   one_hot = jax.nn.one_hot(jax.random.randint(category_key, (len(x),), 0, 10), 10)
-  logits = model.encoder.apply({'params': e}, x)[:, :10]
-  critic = lambda codes: model.discriminator.apply(
-      {'params': state.networks['category_discriminator'].params}, codes)[:, 0]
-  p_real = jax.nn.sigmoid(critic(one_hot))
-  p_fake = jax.nn.sigmoid(critic(jax.nn.softmax(logits)))
+  probabilities = jax.nn.softmax(model.encoder.apply({'params': e}, x)[:, :10])
+  critic = lambda codes, key: model.discriminator.apply(
+      {'params': state.networks['category_discriminator'].params},
+      codes + noise * jax.random.normal(key, codes.shape))[:, 0]
+  p_real = jax.nn.sigmoid(critic(one_hot, critic_keys[2]))
+  p_fake = jax.nn.sigmoid(critic(probabilities, critic_keys[3]))
   expected = -np.mean(np.log(p_real)) - np.mean(np.log1p(-p_fake))
   assert float(metrics['category_d_loss']) == pytest.approx(expected, rel=1e-4)
-  labeled_logits = model.encoder.apply(
-      {'params': e}, model.labeled['image'].astype(jnp.float32) / 255.0)[:, :10]
-  log_p = jax.nn.log_softmax(labeled_logits)
-  expected = -np.mean(np.asarray(log_p)[np.arange(20), np.asarray(model.labeled['label'])])
+  pick = jax.random.choice(labeled_key, 20, (20,), replace=False)
+  labeled = model.labeled['image'][pick].astype(jnp.float32) / 255.0
+  labeled = labeled + noise * jax.random.normal(jax.random.fold_in(noise_key, 1), labeled.shape)
+  log_p = jax.nn.log_softmax(model.encoder.apply({'params': e}, labeled)[:, :10])
+  expected = -np.mean(np.asarray(log_p)[np.arange(20), np.asarray(model.labeled['label'])[pick]])
   assert float(metrics['supervised']) == pytest.approx(expected, rel=1e-4)
   with pytest.raises(ValueError, match='set aae.categories'):
     families.build(tiny_config('aae_mnist', **{**TINY, 'aae.labeled_examples': 20}))

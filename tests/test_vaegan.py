@@ -50,3 +50,39 @@ def test_vaegan_trains_and_reports_reconstruction_metrics(tmp_path):
   assert isinstance(model, families.EncodesImages)
   result = model.evaluate(state, 200)
   assert {'fid', 'recon_fid', 'recon_agreement'} <= set(result)
+
+
+def test_step_gradients_equal_differentiating_a_second_decoder_pass():
+  """The step decodes once and pulls both losses' gradients back through that pass's VJP; they
+  must equal differentiating each loss through its own decoder forward (Adam's first moment
+  after one step is (1 - b1) times the gradient)."""
+  model = families.build(tiny_config('vaegan_mnist', **TINY))
+  state = model.init(jax.random.PRNGKey(0))
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  rng = jax.random.PRNGKey(1)
+  new, _ = jax.jit(model.train_step)(state, batch, rng)
+  z_key, prior_key, _, _, g_key = jax.random.split(rng, 5)
+  x = gan.to_model_range(batch['image'], 'tanh')
+  z_prior = model.sample_latents(prior_key, len(x))
+  g, d = state.networks['generator'], new.networks['discriminator']
+  features = lambda images: model.discriminator.apply(d.variables(), images, None, train=False,
+                                                      mutable=['intermediates'])[1][
+                                                          'intermediates']['features'][0]
+
+  def loss(e_params, g_params, which):
+    mean, logvar = model.posterior(e_params, x)
+    z = losses.reparameterize(z_key, mean, logvar)
+    images = model.generator.apply(g.variables(g_params), jnp.concatenate([z, z_prior]), None,
+                                   train=True, mutable=['batch_stats'])[0]
+    llike = jnp.mean(0.5 * jnp.sum((features(images[:len(x)]) - features(x)) ** 2, -1))
+    if which == 'encoder':
+      return jnp.mean(losses.gaussian_kl(mean, logvar)) + llike
+    logits = model._discriminate(d, d.params, images, None, g_key)[0]  # pylint: disable=protected-access
+    return model.gamma * llike + model.g_loss_fn(logits)
+
+  b1 = model.config.optimizer.b1
+  for name, argnum in (('encoder', 0), ('generator', 1)):
+    expected = jax.grad(loss, argnums=argnum)(state.networks['encoder'].params, g.params, name)
+    moment = new.networks[name].opt_state[0].mu
+    jax.tree.map(lambda m, e: np.testing.assert_allclose(m, (1 - b1) * e, rtol=2e-3, atol=1e-6),
+                 moment, expected)

@@ -19,7 +19,9 @@ phase lowers y's cross-entropy on `aae.labeled_batch_size` of them (semi-supervi
 Config: `aae.latent_dim` (of z), `aae.hidden_sizes` (of all the MLPs), `aae.prior` ('gaussian':
 N(0, I); 'mixture': 10 Gaussians, std 0.5, centred on a circle of radius 4 in the first two code
 dimensions, N(0, 1) in the others), learning rates `optimizer.ae_learning_rate` (every phase of
-the autoencoder) and `optimizer.d_learning_rate`. Evaluation reports the reference-classifier
+the autoencoder) and `optimizer.d_learning_rate`, Gaussian noise on the encoder's training
+inputs (`aae.input_noise`, std in pixel units) and on the codes each critic reads
+(`aae.critic_noise`). Evaluation reports the reference-classifier
 metrics of decoded prior samples, and of reconstructions of test digits with the share whose
 class the reference classifier reads the same as the input's (`recon_agreement`).
 """
@@ -69,7 +71,8 @@ class AAE:
   num_classes = 0
   EVALUATION_OPTIONS = {}
   CONFIG_DEFAULTS = {'aae.categories': 0, 'aae.labeled_examples': 0,
-                     'aae.labeled_batch_size': 100, 'aae.encoder_state_per_phase': False}
+                     'aae.labeled_batch_size': 100, 'aae.encoder_state_per_phase': False,
+                     'aae.input_noise': 0.0, 'aae.critic_noise': 0.0}
 
   def __init__(self, config):
     self.config = config
@@ -138,12 +141,17 @@ class AAE:
   def train_step(self, state: TrainState, batch, rng):
     nets = dict(state.networks)
     e = nets['encoder']
+    spec = self.config.aae
     x = batch['image'].astype(jnp.float32) / 255.0
-    prior_key, category_key, labeled_key = jax.random.split(rng, 3)
+    prior_key, category_key, labeled_key, noise_key, critic_key = jax.random.split(rng, 5)
+    # The encoder reads its inputs with Gaussian noise (`aae.input_noise`, the paper's 0.3) and
+    # the decoder reconstructs the clean images.
+    corrupt = lambda key, images: images + spec.input_noise * jax.random.normal(key, images.shape)
+    x_in = corrupt(jax.random.fold_in(noise_key, 0), x)
 
     def reconstruction_loss(params):
       logits = self.decoder.apply({'params': params['decoder']},
-                                  self._encode(params['encoder'], x)[2])
+                                  self._encode(params['encoder'], x_in)[2])
       return -jnp.mean(losses.bernoulli_log_likelihood(logits.reshape(x.shape), x))
 
     recon, grads = jax.value_and_grad(reconstruction_loss)({'encoder': e.params,
@@ -152,25 +160,37 @@ class AAE:
     nets['decoder'] = nets['decoder'].apply_gradients(grads['decoder'], self.ae_tx)
 
     # Regularisation: each D learns its prior against the encoder's codes, then E fools them.
-    logits, style, _ = self._encode(e.params, x)
+    logits, style, _ = self._encode(e.params, x_in)
     regularised = {'discriminator': (style, self.sample_style(prior_key, x.shape[0]))}
     if self.categories:
       regularised['category_discriminator'] = (jax.nn.softmax(logits), jax.nn.one_hot(
           jax.random.randint(category_key, (x.shape[0],), 0, self.categories), self.categories))
-    critic = lambda params, codes: self.discriminator.apply({'params': params}, codes)[:, 0]
+
+    # `aae.critic_noise`: Gaussian noise on every code a critic reads, so the category critic
+    # cannot tell confident softmax codes from one-hot draws by their exactness alone and is
+    # left with how often each category is used.
+    def critic(params, codes, key):
+      codes = codes + spec.critic_noise * jax.random.normal(key, codes.shape)
+      return self.discriminator.apply({'params': params}, codes)[:, 0]
+
+    critic_keys = iter(jax.random.split(critic_key, 3 * len(regularised)))
     metrics_out = {'reconstruction': recon}
     for name, (codes, prior) in regularised.items():
+      prior_noise, code_noise = next(critic_keys), next(critic_keys)
       value, d_grads = jax.value_and_grad(lambda p: losses.discriminator_bce(
-          critic(p, prior), critic(p, codes)))(nets[name].params)
+          critic(p, prior, prior_noise), critic(p, codes, code_noise)))(nets[name].params)
       nets[name] = nets[name].apply_gradients(d_grads, self.d_tx)
       metrics_out['d_loss' if name == 'discriminator' else 'category_d_loss'] = value
 
+    e_keys = [next(critic_keys) for _ in regularised]
+
     def e_loss(params):
-      logits, style, _ = self._encode(params, x)
-      loss = losses.generator_non_saturating(critic(nets['discriminator'].params, style))
+      logits, style, _ = self._encode(params, x_in)
+      loss = losses.generator_non_saturating(critic(nets['discriminator'].params, style,
+                                                    e_keys[0]))
       if self.categories:
-        loss += losses.generator_non_saturating(
-            critic(nets['category_discriminator'].params, jax.nn.softmax(logits)))
+        loss += losses.generator_non_saturating(critic(
+            nets['category_discriminator'].params, jax.nn.softmax(logits), e_keys[1]))
       return loss
 
     metrics_out['e_loss'], e_grads = jax.value_and_grad(e_loss)(e.params)
@@ -180,7 +200,8 @@ class AAE:
       size = self.config.aae.labeled_batch_size
       pick = jax.random.choice(labeled_key, len(self.labeled['label']), (size,),
                                replace=size > len(self.labeled['label']))
-      images = self.labeled['image'][pick].astype(jnp.float32) / 255.0
+      images = corrupt(jax.random.fold_in(noise_key, 1),
+                       self.labeled['image'][pick].astype(jnp.float32) / 255.0)
       metrics_out['supervised'], s_grads = jax.value_and_grad(
           lambda p: losses.classifier_cross_entropy(self._encode(p, images)[0],
                                                     self.labeled['label'][pick]))(e.params)

@@ -67,9 +67,12 @@ class VAEGAN(gan.GAN):
       images, new_vars = self.generator.apply(
           g.variables(g_params), jnp.concatenate([z, z_prior]), None, train=True,
           mutable=['batch_stats'])
-      return images, (mean, logvar, new_vars['batch_stats'])
+      return (images, mean, logvar), new_vars['batch_stats']
 
-    images, (mean, logvar, g_stats) = decode(e.params, g.params)
+    # One decoder forward serves D's update and both losses; the losses' gradients are pulled
+    # back through it with its VJP (as the GAN family does for G).
+    (images, mean, logvar), decode_vjp, g_stats = jax.vjp(decode, e.params, g.params,
+                                                          has_aux=True)
 
     def d_loss(d_params):
       real_logits, _, d_stats = self._discriminate(d, d_params, x, None, real_key)
@@ -81,20 +84,18 @@ class VAEGAN(gan.GAN):
     d = d.apply_gradients(d_grads, self.d_tx, batch_stats=d_stats)
     real_features = jax.lax.stop_gradient(self._features(d, x))
 
-    def encoder_and_decoder_losses(e_params, g_params):
-      images, (mean, logvar, _) = decode(e_params, g_params)
-      reconstructions = images[:n]
-      llike = jnp.mean(0.5 * jnp.sum((self._features(d, reconstructions) - real_features) ** 2,
+    def encoder_and_decoder_losses(images, mean, logvar):
+      llike = jnp.mean(0.5 * jnp.sum((self._features(d, images[:n]) - real_features) ** 2,
                                      axis=-1))
       kl = jnp.mean(losses.gaussian_kl(mean, logvar))
       logits, _, _ = self._discriminate(d, d.params, images, None, g_key)
       gan_loss = self.g_loss_fn(logits)
       return (kl + llike, self.gamma * llike + gan_loss), (kl, llike, gan_loss)
 
-    (e_loss, g_loss), vjp, (kl, llike, gan_loss) = jax.vjp(
-        encoder_and_decoder_losses, e.params, g.params, has_aux=True)
-    e_grads, _ = vjp((jnp.ones(()), jnp.zeros(())))
-    _, g_grads = vjp((jnp.zeros(()), jnp.ones(())))
+    (e_loss, g_loss), loss_vjp, (kl, llike, gan_loss) = jax.vjp(
+        encoder_and_decoder_losses, images, mean, logvar, has_aux=True)
+    e_grads, _ = decode_vjp(loss_vjp((jnp.ones(()), jnp.zeros(()))))
+    _, g_grads = decode_vjp(loss_vjp((jnp.zeros(()), jnp.ones(()))))
     networks = {'encoder': e.apply_gradients(e_grads, self.g_tx),
                 'generator': g.apply_gradients(g_grads, self.g_tx, batch_stats=g_stats),
                 'discriminator': d}
