@@ -15,7 +15,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from gan_jax import checkpoints
 from gan_jax import families
 from gan_jax import train
-from conftest import REPO, requires_mnist, tiny_config
+from conftest import FAST_COMPILE_FLAGS, REPO, requires_mnist, tiny_config
 from test_train import assert_trees_close
 
 OVERRIDES = {'batch_size': 16, 'log_every_steps': 2, 'eval_every_steps': 0,
@@ -37,7 +37,8 @@ def _free_port() -> int:
 
 def _start_two_processes(workdir, num_train_steps: int, tfds_data_dir):
   port = _free_port()
-  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1',
+  env = {**os.environ,
+         'XLA_FLAGS': f'{FAST_COMPILE_FLAGS} --xla_force_host_platform_device_count=1',
          'TFDS_DATA_DIR': str(tfds_data_dir)}
   flags = [f'--config.{k}={v}' for k, v in {**OVERRIDES,
                                             'num_train_steps': num_train_steps}.items()]
