@@ -112,3 +112,10 @@ def test_most_confident_label_error_labels_each_cluster_by_its_most_confident_it
   error = metrics.most_confident_label_error(probs, labels, np.array([0, 1, 2, 0, 1]),
                                              np.array([2, 7, 5, 7, 1]))
   assert error == pytest.approx(2 / 5)  # the 4th (cluster 0 -> 2, not 7) and 5th are wrong
+
+
+def test_majority_label_error_labels_each_cluster_by_its_commonest_reference_label():
+  # Cluster 0 holds reference labels 3, 3, 8 -> 3; cluster 1 holds 8 -> 8; cluster 2 none.
+  error = metrics.majority_label_error(np.array([0, 0, 1, 0]), np.array([3, 3, 8, 8]),
+                                       np.array([0, 0, 1, 2, 1]), np.array([3, 8, 8, 0, 3]))
+  assert error == pytest.approx(3 / 5)  # the 2nd (3, not 8), 4th (empty cluster 2) and 5th

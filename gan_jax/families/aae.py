@@ -11,7 +11,8 @@ With `aae.categories` > 0 the code is split (the paper's sections 5 and 6): the 
 softmax y over that many categories and a style z; the decoder reads [y, z]; a second
 discriminator ('category_discriminator') pushes y toward one-hot draws of a uniform categorical,
 the first pushes z toward N(0, I). Without labels y clusters the data (`cluster_error`: each
-category takes the label of the training digit it is most confident of, the paper's rule).
+category takes the label of the training digit it is most confident of, the paper's rule;
+`cluster_error_majority`: the most common label of the training digits it holds).
 With `aae.labeled_examples` > 0 (that many training digits, balanced over the classes) a third
 phase lowers y's cross-entropy on `aae.labeled_batch_size` of them (semi-supervised;
 `classification_error` on the test set).
@@ -265,7 +266,9 @@ class AAE:
         results['classification_error'] = float(np.mean(predicted != test['label']))
       else:
         train = input_pipeline.load_split(self.config.dataset, 'train')
+        train_probs = self.category_probabilities(state, train['image'])
         results['cluster_error'] = metrics.most_confident_label_error(
-            self.category_probabilities(state, train['image']), train['label'], predicted,
-            test['label'])
+            train_probs, train['label'], predicted, test['label'])
+        results['cluster_error_majority'] = metrics.majority_label_error(
+            np.argmax(train_probs, -1), train['label'], predicted, test['label'])
     return results
