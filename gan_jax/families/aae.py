@@ -146,8 +146,9 @@ class AAE:
     x = batch['image'].astype(jnp.float32) / 255.0
     prior_key, category_key, labeled_key, noise_key, critic_key = jax.random.split(rng, 5)
     # The encoder reads its inputs with Gaussian noise (`aae.input_noise`, the paper's 0.3) and
-    # the decoder reconstructs the clean images.
-    corrupt = lambda key, images: images + spec.input_noise * jax.random.normal(key, images.shape)
+    # the decoder reconstructs the clean images. Switched off, the step draws no noise.
+    corrupt = lambda key, images: (images + spec.input_noise * jax.random.normal(key, images.shape)
+                                   if spec.input_noise else images)
     x_in = corrupt(jax.random.fold_in(noise_key, 0), x)
 
     def reconstruction_loss(params):
@@ -171,7 +172,8 @@ class AAE:
     # cannot tell confident softmax codes from one-hot draws by their exactness alone and is
     # left with how often each category is used.
     def critic(params, codes, key):
-      codes = codes + spec.critic_noise * jax.random.normal(key, codes.shape)
+      if spec.critic_noise:
+        codes = codes + spec.critic_noise * jax.random.normal(key, codes.shape)
       return self.discriminator.apply({'params': params}, codes)[:, 0]
 
     critic_keys = iter(jax.random.split(critic_key, 3 * len(regularised)))
