@@ -86,3 +86,38 @@ def test_step_gradients_equal_differentiating_a_second_decoder_pass():
     moment = new.networks[name].opt_state[0].mu
     jax.tree.map(lambda m, e: np.testing.assert_allclose(m, (1 - b1) * e, rtol=2e-3, atol=1e-6),
                  moment, expected)
+
+
+def test_d_learns_real_against_both_fakes_with_lazy_r1_on_real_images():
+  """D's loss: real x against reconstructions and prior samples, plus R1 on the real images at
+  step 0 (lazy: weighted by r1_every). Its gradient, read from Adam's first moment, must equal
+  differentiating that loss written out by hand."""
+  model = families.build(tiny_config('vaegan_mnist', **TINY))
+  assert model.r1_weight == 1.0 and model.r1_every == 16
+  state = model.init(jax.random.PRNGKey(0))
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  rng = jax.random.PRNGKey(1)
+  new, metrics = jax.jit(model.train_step)(state, batch, rng)
+  z_key, prior_key = jax.random.split(rng, 5)[:2]
+  x = gan.to_model_range(batch['image'], 'tanh')
+  mean, logvar = model.posterior(state.networks['encoder'].params, x)
+  z = losses.reparameterize(z_key, mean, logvar)
+  g, d = state.networks['generator'], state.networks['discriminator']
+  fakes = model.generator.apply(g.variables(), jnp.concatenate([z, model.sample_latents(
+      prior_key, len(x))]), None, train=True, mutable=['batch_stats'])[0]
+  logits = lambda params, images: model.discriminator.apply(d.variables(params), images, None,
+                                                            train=False)
+
+  def d_loss(params):
+    bce = (jnp.mean(jax.nn.softplus(-logits(params, x)))
+           + jnp.mean(jax.nn.softplus(logits(params, fakes))))
+    input_grads = jax.grad(lambda images: jnp.sum(logits(params, images)))(x)
+    r1 = 0.5 * jnp.mean(jnp.sum(input_grads.reshape(len(x), -1) ** 2, axis=-1))
+    return bce + 16 * r1, r1
+
+  (expected_loss, expected_r1), expected = jax.value_and_grad(d_loss, has_aux=True)(d.params)
+  np.testing.assert_allclose(metrics['r1'], expected_r1, rtol=1e-4)
+  np.testing.assert_allclose(metrics['d_loss'], expected_loss, rtol=1e-4)
+  b1 = model.config.optimizer.b1
+  jax.tree.map(lambda m, e: np.testing.assert_allclose(m, (1 - b1) * e, rtol=2e-3, atol=1e-6),
+               new.networks['discriminator'].opt_state[0].mu, expected)

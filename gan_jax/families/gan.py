@@ -223,6 +223,21 @@ class GAN:
           sown['code_means'], self.continuous_codes_of(z))
     return loss
 
+  def _critic(self, d_params, d_stats, labels):
+    """D's logits as a function of its input alone, for the input-gradient penalties."""
+    return lambda x: self.penalty_discriminator.apply(
+        {'params': d_params, 'batch_stats': d_stats}, x, labels, train=False)
+
+  def _r1_loss(self, step, d_params, d_stats, real, labels):
+    """R1's term of D's loss and the penalty itself. Lazy when r1_every > 1: computed only on
+    every r1_every-th step and weighted up by r1_every (StyleGAN2's lazy regularisation)."""
+    penalty = lambda: losses.r1_penalty(self._critic(d_params, d_stats, labels), real)
+    if self.r1_every == 1:
+      r1 = penalty()
+      return self.r1_weight * r1, r1
+    r1 = jax.lax.cond(step % self.r1_every == 0, penalty, lambda: jnp.zeros(()))
+    return self.r1_weight * self.r1_every * r1, r1
+
   def train_step(self, state: TrainState, batch, rng):
     """One D update on real and fake batches, then one G update against the updated D.
 
@@ -261,20 +276,13 @@ class GAN:
       if self.has_codes:  # Q learns to read the codes back from G's samples
         terms['d_info'] = self._code_loss(fake_sown, z)
         loss += terms['d_info']
-      critic = lambda labels: lambda x: self.penalty_discriminator.apply(
-          {'params': d_params, 'batch_stats': d_stats}, x, labels, train=False)
       if self.r1_weight:
-        r1 = lambda: losses.r1_penalty(critic(real_labels), seen_real)
-        if self.r1_every > 1:  # lazy: computed only on every r1_every-th step, weighted up
-          r1_now = state.step % self.r1_every == 0
-          terms['r1'] = jax.lax.cond(r1_now, r1, lambda: jnp.zeros(()))
-          loss += self.r1_weight * self.r1_every * terms['r1']
-        else:
-          terms['r1'] = r1()
-          loss += self.r1_weight * terms['r1']
+        r1_loss, terms['r1'] = self._r1_loss(state.step, d_params, d_stats, seen_real,
+                                             real_labels)
+        loss += r1_loss
       if self.gp_weight:
-        terms['gradient_penalty'] = losses.gradient_penalty(critic(real_labels), real, fake,
-                                                            keys[4])
+        terms['gradient_penalty'] = losses.gradient_penalty(
+            self._critic(d_params, d_stats, real_labels), real, fake, keys[4])
         loss += self.gp_weight * terms['gradient_penalty']
       return loss, (real_logits, fake_logits, d_stats, terms)
 

@@ -4,9 +4,9 @@ pixels, so reconstructions and samples are judged by what D has learned to look 
 
 Per step (Larsen's algorithm 1): the encoder gives q(z | x) and z by reparameterisation; the
 decoder G maps z (reconstructions x~) and prior draws z_p (samples x_p) to images; D learns
-real x against x~ and x_p; then, through the updated D, the encoder lowers KL + L_llike and the
-decoder gamma * L_llike + its GAN loss on x~ and x_p (Larsen's weighting of the decoder's two
-losses, `vaegan.gamma`). L_llike is half the squared distance of D's last hidden features of
+real x against x~ and x_p (with the GAN family's R1 penalty on x when `r1_weight` is set);
+then, through the updated D, the encoder lowers KL + L_llike and the decoder gamma * L_llike +
+its GAN loss on x~ and x_p (Larsen's weighting of the decoder's two losses, `vaegan.gamma`). L_llike is half the squared distance of D's last hidden features of
 x and x~ (a unit-variance Gaussian in feature space), summed over features, averaged over the
 batch. Encoder, decoder and D keep their own Optax states.
 
@@ -78,9 +78,14 @@ class VAEGAN(gan.GAN):
       real_logits, _, d_stats = self._discriminate(d, d_params, x, None, real_key)
       fake_logits, _, d_stats = self._discriminate(d.replace(batch_stats=d_stats), d_params,
                                                    images, None, fake_key)
-      return self.d_loss_fn(real_logits, fake_logits), d_stats
+      loss, terms = self.d_loss_fn(real_logits, fake_logits), {}
+      if self.r1_weight:
+        r1_loss, terms['r1'] = self._r1_loss(state.step, d_params, d_stats, x, None)
+        loss += r1_loss
+      return loss, (d_stats, terms)
 
-    (d_loss_value, d_stats), d_grads = jax.value_and_grad(d_loss, has_aux=True)(d.params)
+    (d_loss_value, (d_stats, d_terms)), d_grads = jax.value_and_grad(d_loss, has_aux=True)(
+        d.params)
     d = d.apply_gradients(d_grads, self.d_tx, batch_stats=d_stats)
     real_features = jax.lax.stop_gradient(self._features(d, x))
 
@@ -104,7 +109,7 @@ class VAEGAN(gan.GAN):
                                                   networks['generator'])
     return state.replace(step=state.step + 1, networks=networks), {
         'd_loss': d_loss_value, 'e_loss': e_loss, 'g_loss': g_loss, 'kl': kl, 'llike': llike,
-        'g_gan': gan_loss}
+        'g_gan': gan_loss, **d_terms}
 
   def encode(self, state: TrainState, images):
     """Images in [0, 1] -> (mean, log-variance) of q(z | x)."""
