@@ -109,7 +109,7 @@ def check_resumable(manager, config) -> None:
     raise CheckpointError(
         f'{manager.directory} holds a run with another config ({listed(meaningful)}), which '
         f'changes what its checkpoints mean. Resume it with its own values ({flags}), or train '
-        'in a fresh --workdir.')
+        'in a fresh --workdir (--init_from=WORKDIR starts it from this run\'s checkpoint).')
 
 
 def abstract_like(state, sharding):
@@ -128,10 +128,12 @@ def _rename_networks(state, names: dict[str, str]):
 
 
 def restore(manager, abstract_state, step: int | None = None,
-            previous_network_names: dict[str, str] | None = None):
+            previous_network_names: dict[str, str] | None = None,
+            mismatch_hint: str | None = None):
   """Returns (state, data_state, config_dict) of `step` (default: the newest). A checkpoint that
   saved a network under its name in `previous_network_names` (today's name -> earlier name)
-  restores it under today's name."""
+  restores it under today's name. `mismatch_hint` replaces the failure message's advice, for
+  callers whose checkpoint is not the run's own."""
   step = manager.latest_step() if step is None else step
   path = epath.Path(manager.directory) / str(step)
   renames = {}
@@ -146,11 +148,11 @@ def restore(manager, abstract_state, step: int | None = None,
         config=ocp.args.JsonRestore()))
   except Exception as e:  # orbax raises many types for truncated or foreign files
     earlier = [s for s in manager.all_steps() if s < step]
-    hint = (f'delete {path} to resume from step {max(earlier)}' if earlier
-            else f'delete {path} to start over')
+    hint = mismatch_hint or 'To carry on, {}, or use a fresh --workdir'.format(
+        f'delete {path} to resume from step {max(earlier)}' if earlier
+        else f'delete {path} to start over')
     raise CheckpointError(
         f'checkpoint {path} cannot be restored ({type(e).__name__}: {str(e)[:300]}). It is '
-        f'damaged, or was written by a different model config. To carry on, {hint}, or use '
-        'a fresh --workdir.') from None
+        f'damaged, or was written by a different model config. {hint}.') from None
   state = _rename_networks(restored['state'], {old: new for new, old in renames.items()})
   return state, restored['data'], restored['config']

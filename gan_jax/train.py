@@ -161,18 +161,35 @@ def _format_eta(seconds: float) -> str:
       f'{seconds // 60}m{seconds % 60:02d}s')
 
 
-def train_and_evaluate(config, workdir: str, devices=None):
-  """Trains `config` in `workdir`, resuming from its newest checkpoint; returns the final state."""
+def train_and_evaluate(config, workdir: str, devices=None, init_from: str | None = None,
+                       init_step: int | None = None):
+  """Trains `config` in `workdir`, resuming from its newest checkpoint; returns the final state.
+
+  A `workdir` without checkpoints starts from the checkpoint of another run, `init_from` (its
+  workdir) at `init_step` (default: its newest), when given: the state and the data position
+  carry over and `config` may change anything that keeps the state's shapes (rates, schedules,
+  phase lengths), which branches a run without repeating its first part."""
   mesh, model, state, batches = setup(config, devices)
   is_chief = jax.process_index() == 0
   manager = checkpoints.make_manager(workdir, config.max_checkpoints_to_keep)
+  abstract = checkpoints.abstract_like(state, NamedSharding(mesh, P()))
   if manager.latest_step() is not None:
     checkpoints.check_resumable(manager, config)
-    abstract = checkpoints.abstract_like(state, NamedSharding(mesh, P()))
     state, data_state, _ = checkpoints.restore(manager, abstract,
                                                previous_network_names=previous_network_names(model))
     batches.set_state(data_state)
     logging.info('Resumed from %s at step %d.', manager.directory, int(state.step))
+  elif init_from:
+    source = checkpoints.make_manager(init_from, read_only=True)
+    changes = checkpoints.config_changes(
+        checkpoints.restore_config(source, init_step).to_dict(), config)
+    state, data_state, _ = checkpoints.restore(
+        source, abstract, init_step, previous_network_names(model),
+        mismatch_hint='--init_from needs a config whose networks and optimisers have the shapes '
+                      'of that run\'s; change rates, schedules and lengths only')
+    batches.set_state(data_state)
+    logging.info('Starting from %s at step %d; changed: %s.', source.directory, int(state.step),
+                 '; '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changes.items()) or 'nothing')
 
   train_steps = {}  # phase -> its jitted step, made when the phase starts
   sample_grid = (jax.jit(model.sample_grid) if isinstance(model, families.GeneratesImages)

@@ -152,6 +152,37 @@ def test_resume_with_a_config_that_changes_the_state_is_a_clear_error(straight_r
 
 
 @requires_mnist
+def test_init_from_branches_another_runs_checkpoint_with_a_changed_config(straight_run, tmp_path):
+  source, straight = straight_run
+  changed = {**EXTENDABLE, 'optimizer.g_learning_rate': 2e-3}
+  # Nothing left to train: the new run holds the source's step-4 state, exactly.
+  branched = train.train_and_evaluate(tiny_config(**changed, num_train_steps=4),
+                                      str(tmp_path / 'a'), init_from=str(source))
+  assert_trees_close(jax.device_get(branched), straight, rtol=0, atol=0)
+  # From step 2, at the new rate: the state differs from the straight run's after step 4, and
+  # the run then resumes from its own checkpoints, not the source's.
+  workdir = tmp_path / 'b'
+  branched = train.train_and_evaluate(tiny_config(**changed, num_train_steps=4), str(workdir),
+                                      init_from=str(source), init_step=2)
+  assert int(branched.step) == 4
+  g_params = lambda state: state.networks['generator'].params
+  assert not np.allclose(jax.tree.leaves(g_params(jax.device_get(branched)))[0],
+                         jax.tree.leaves(g_params(straight))[0])
+  assert sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir()) == [4]
+  resumed = train.train_and_evaluate(tiny_config(**changed, num_train_steps=6), str(workdir),
+                                     init_from=str(source), init_step=2)
+  assert int(resumed.step) == 6
+  assert sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir()) == [4, 6]
+
+
+@requires_mnist
+def test_init_from_a_run_with_other_shapes_is_a_clear_error(straight_run, tmp_path):
+  wider = tiny_config(**EXTENDABLE, **{'generator.base_features': 8})
+  with pytest.raises(checkpoints.CheckpointError, match='--init_from needs a config whose'):
+    train.train_and_evaluate(wider, str(tmp_path), init_from=str(straight_run[0]))
+
+
+@requires_mnist
 def test_sigterm_saves_a_checkpoint_and_the_next_run_resumes(tmp_path):
   def launch(num_steps):
     return subprocess.Popen(
