@@ -30,6 +30,7 @@ def get_config():
       dropout_rate=0.0))  # on the decoder's input embeddings and outputs (before the softmax)
   config.kl_schedule = 'linear'        # constant | linear | cyclical
   config.kl_anneal_steps = 4000        # ramp length (cyclical: the cycle length)
+  config.kl_anneal_start = 0.0         # the weight the ramp starts from (Texar's VAE: 0.1)
   config.word_dropout = 0.25           # decoder inputs replaced by <unk>
   config.free_bits = 0.0               # nats per latent dimension
   config.optimizer = ml_collections.ConfigDict(dict(

@@ -212,18 +212,22 @@ def mutual_information(means, logvars, z):
   return neg_entropy - jnp.mean(log_aggregate)
 
 
-def kl_weight(step, schedule: str, anneal_steps: int, cycle_ratio: float = 0.5):
-  """The KL term's weight at `step`: 'constant' 1; 'linear' 0 -> 1 over anneal_steps (Bowman et
-  al. 2016); 'cyclical' repeats that ramp every anneal_steps, rising over the first cycle_ratio
-  of each cycle and holding 1 for the rest (Fu et al. 2019)."""
+def kl_weight(step, schedule: str, anneal_steps: int, cycle_ratio: float = 0.5,
+              start: float = 0.0):
+  """The KL term's weight at `step`: 'constant' 1; 'linear' start -> 1 over anneal_steps
+  (Bowman et al. 2016 from 0; Texar's VAE from 0.1); 'cyclical' repeats that ramp every
+  anneal_steps, rising over the first cycle_ratio of each cycle and holding 1 for the rest (Fu
+  et al. 2019)."""
   if schedule == 'constant' or anneal_steps <= 0:
     return jnp.ones_like(jnp.asarray(step, jnp.float32))
   step = jnp.asarray(step, jnp.float32)
   if schedule == 'linear':
-    return jnp.minimum(1.0, step / anneal_steps)
-  if schedule == 'cyclical':
-    return jnp.minimum(1.0, (step % anneal_steps) / (cycle_ratio * anneal_steps))
-  raise ValueError(f'unknown KL schedule {schedule!r}; use constant, linear or cyclical')
+    ramp = step / anneal_steps
+  elif schedule == 'cyclical':
+    ramp = (step % anneal_steps) / (cycle_ratio * anneal_steps)
+  else:
+    raise ValueError(f'unknown KL schedule {schedule!r}; use constant, linear or cyclical')
+  return start + (1.0 - start) * jnp.minimum(1.0, ramp)
 
 
 def policy_gradient_loss(log_probs, rewards, reduction: str = 'mean'):

@@ -92,6 +92,11 @@ def test_kl_schedules():
   # Cyclical, cycle 200: rises over the first half of each cycle, then holds 1.
   np.testing.assert_allclose(losses.kl_weight(steps, 'cyclical', 200),
                              [0, 0.5, 1, 1, 0, 0.5, 1])
+  # From a start weight (Texar's 0.1): the same ramps, lifted to start at 0.1.
+  np.testing.assert_allclose(losses.kl_weight(steps, 'linear', 200, start=0.1),
+                             [0.1, 0.325, 0.55, 0.775, 1, 1, 1], rtol=1e-6)
+  np.testing.assert_allclose(losses.kl_weight(steps, 'cyclical', 200, start=0.1),
+                             [0.1, 0.55, 1, 1, 0.1, 0.55, 1], rtol=1e-6)
   with pytest.raises(ValueError, match='unknown KL schedule'):
     losses.kl_weight(steps, 'sigmoid', 100)
 

@@ -2,7 +2,7 @@
 `text_model.latent_dim=0`, the same decoder as a language model (`lm_ptb`).
 
 Config switches against posterior collapse: `kl_schedule` ('constant', 'linear', 'cyclical')
-over `kl_anneal_steps`, `word_dropout` (decoder inputs replaced by <unk>), `free_bits` (nats per
+over `kl_anneal_steps` from the weight `kl_anneal_start`, `word_dropout` (decoder inputs replaced by <unk>), `free_bits` (nats per
 latent dimension). Decoding (greedy, random with temperature and top-k, beam search) runs the
 decoder under `lax.scan`. Evaluation reports the importance-sampled test NLL per sentence,
 perplexity, KL, mutual information I(x; z) and active units.
@@ -35,7 +35,7 @@ class TextVAE:
   EVALUATION_OPTIONS = {'importance_samples': 'eval_importance_samples'}
   # Runs before these switches trained at a constant rate over the whole run, unbucketed.
   CONFIG_DEFAULTS = {'optimizer.schedule': 'constant', 'optimizer.schedule_steps': 0,
-                     'bucket_lengths': ()}
+                     'bucket_lengths': (), 'kl_anneal_start': 0.0}
 
   def __init__(self, config):
     self.config = config
@@ -92,7 +92,8 @@ class TextVAE:
     config = self.config
     tokens, lengths = batch['tokens'], batch['length']
     z_key, word_dropout_key, dropout_key = jax.random.split(rng, 3)
-    weight = losses.kl_weight(state.step, config.kl_schedule, config.kl_anneal_steps)
+    weight = losses.kl_weight(state.step, config.kl_schedule, config.kl_anneal_steps,
+                              start=config.kl_anneal_start)
     inputs = decoding.decoder_inputs(tokens)
     if config.word_dropout:
       inputs = word_dropout(word_dropout_key, inputs, config.word_dropout, self.vocab.unk)
