@@ -89,6 +89,12 @@ def config_changes(saved: dict, config) -> dict:
   return {k: (old[k], new[k]) for k in sorted(old.keys() & new.keys()) if old[k] != new[k]}
 
 
+def describe_changes(changes: dict, fields=None) -> str:
+  """'field: old -> new; ...' for `fields` (default: all) of a config_changes result."""
+  return '; '.join(f'{k}: {changes[k][0]!r} -> {changes[k][1]!r}'
+                   for k in (changes if fields is None else fields))
+
+
 def _resumable(field: str) -> bool:
   return field in RESUMABLE_FIELDS or field.startswith('eval_')
 
@@ -97,19 +103,18 @@ def check_resumable(manager, config) -> None:
   """Raises CheckpointError when resuming the newest checkpoint with `config` would change what
   the checkpoint means (says which fields, and how to carry on); logs the harmless changes."""
   changes = config_changes(restore_config(manager).to_dict(), config)
-  listed = lambda fields: '; '.join(f'{k}: {changes[k][0]!r} -> {changes[k][1]!r}'
-                                    for k in fields)
   harmless = [k for k in changes if _resumable(k)]
   if harmless:
-    logging.info('Resuming with changed %s.', listed(harmless))
+    logging.info('Resuming with changed %s.', describe_changes(changes, harmless))
   meaningful = [k for k in changes if not _resumable(k)]
   if meaningful:
     flags = ' '.join(f'--config.{k}={json.dumps(changes[k][0], separators=(",", ":"))}'
                      for k in meaningful)
     raise CheckpointError(
-        f'{manager.directory} holds a run with another config ({listed(meaningful)}), which '
-        f'changes what its checkpoints mean. Resume it with its own values ({flags}), or train '
-        'in a fresh --workdir (--init_from=WORKDIR starts it from this run\'s checkpoint).')
+        f'{manager.directory} holds a run with another config '
+        f'({describe_changes(changes, meaningful)}), which changes what its checkpoints mean. '
+        f'Resume it with its own values ({flags}), or train in a fresh --workdir '
+        '(--init_from=WORKDIR starts it from this run\'s checkpoint).')
 
 
 def abstract_like(state, sharding):

@@ -189,7 +189,7 @@ def train_and_evaluate(config, workdir: str, devices=None, init_from: str | None
                       'of that run\'s; change rates, schedules and lengths only')
     batches.set_state(data_state)
     logging.info('Starting from %s at step %d; changed: %s.', source.directory, int(state.step),
-                 '; '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changes.items()) or 'nothing')
+                 checkpoints.describe_changes(changes) or 'nothing')
 
   train_steps = {}  # phase -> its jitted step, made when the phase starts
   sample_grid = (jax.jit(model.sample_grid) if isinstance(model, families.GeneratesImages)
