@@ -46,6 +46,12 @@ def test_worker_logits_are_its_action_matrix_times_the_projected_goal(model_and_
   # Only the goal's direction matters.
   np.testing.assert_allclose(model.worker.apply({'params': w}, hidden, 3 * goal_sum,
                                                 method='logits'), logits, rtol=1e-5, atol=1e-5)
+  # Teacher forcing's [B, T, ...] inputs (flattened for the product): position t as alone.
+  by_position = model.worker.apply({'params': w}, np.stack([hidden, hidden[::-1]], axis=1),
+                                   np.stack([goal_sum, 2 * goal_sum], axis=1), method='logits')
+  np.testing.assert_allclose(by_position[:, 0], logits, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(by_position[:, 1], model.worker.apply(
+      {'params': w}, hidden[::-1], goal_sum, method='logits'), rtol=1e-5, atol=1e-5)
 
 
 def test_leaked_features_are_d_highway_output_of_each_prefix_alone(model_and_state):

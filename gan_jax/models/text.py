@@ -7,6 +7,15 @@ import jax
 import jax.numpy as jnp
 
 
+def over_rows(product, x):
+  """`product(x)` for a product over x's last axis, computed with x's leading axes flattened
+  into one: XLA:CPU runs a [B, L, H] x [H, V] product and its kernel gradient (a contraction
+  over two axes) ~1.5x slower than the same product on [B * L, H] (the sentence VAE's output
+  layer, forward and backward at batch 64 x 24 on one core: 457 vs 305 ms)."""
+  y = product(x.reshape(-1, x.shape[-1]))
+  return y.reshape(*x.shape[:-1], y.shape[-1])
+
+
 class SentenceVAE(nn.Module):
   """Bowman et al. (2016)'s sentence VAE with GRUs: an encoder GRU's last state -> diagonal
   Gaussian z; a decoder GRU started from tanh(Dense(z)) and fed z with every input word.
@@ -77,7 +86,8 @@ class SentenceVAE(nn.Module):
     return self.decoder_cell(carry, jnp.concatenate([embedded, z], axis=-1))
 
   def logits(self, hidden, train: bool = False):
-    return self.output(self.dropout(hidden, deterministic=not train)).astype(jnp.float32)
+    hidden = self.dropout(hidden, deterministic=not train)
+    return over_rows(self.output, hidden).astype(jnp.float32)
 
   def __call__(self, tokens, lengths):
     """Creates every parameter (used by init)."""
@@ -181,4 +191,5 @@ class LeakGANWorker(nn.Module):
         *hidden.shape[:-1], h * k)
     kernel = self.out_kernel.reshape(h, v, k).transpose(0, 2, 1).reshape(h * k, v)
     bias = self.out_bias.reshape(v, k)
-    return (outer.astype(self.dtype) @ kernel.astype(self.dtype)).astype(jnp.float32) + w @ bias.T
+    logits = over_rows(lambda rows: rows.astype(self.dtype) @ kernel.astype(self.dtype), outer)
+    return logits.astype(jnp.float32) + w @ bias.T
