@@ -8,9 +8,9 @@ Adam 1e-4, with the reference code's L2 penalty on its output layer (0.2) and 5 
 Schedule: 6,000 MLE steps, 1,500 D pre-training steps, then 300 adversarial steps (one
 policy-gradient update of G at rate 1e-3, the loss summed over the batch as in the reference
 code, with 16 rollouts per token, then D's updates): NLL-oracle 8.921 after MLE, 8.808 +- 0.006
-at the end (8.855 after 200; docs/results.md; ~2 h of one CPU core). With the 300 D pre-training steps of
-earlier recipes D stays too weak to reward G usefully (8.966). The MLE baseline is the curve at
-the end of MLE pre-training (step 6,000).
+at the end (8.855 after 200; docs/results.md; ~2 h of one CPU core). With the 300 D
+pre-training steps of earlier recipes D stays too weak to reward G usefully (8.966). The MLE
+baseline is the curve at the end of MLE pre-training (step 6,000).
 """
 import ml_collections
 
