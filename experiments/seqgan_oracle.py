@@ -5,10 +5,10 @@ The oracle: an LSTM (embedding and hidden 32, vocabulary 5,000) with N(0, 1) wei
 mean per-token NLL under it. G: the same-sized LSTM, Adam 1e-2 with gradients clipped at 5;
 D: the paper's CNN (widths 1-10, 15, 20; 100-200 filters each) with a highway layer and dropout,
 Adam 1e-4, with the reference code's L2 penalty on its output layer (0.2) and 5 updates per step.
-Schedule: 6,000 MLE steps, 1,500 D pre-training steps, then 300 adversarial steps (one
+Schedule: 6,000 MLE steps, 1,500 D pre-training steps, then 400 adversarial steps (one
 policy-gradient update of G at rate 1e-3, the loss summed over the batch as in the reference
-code, with 16 rollouts per token, then D's updates): NLL-oracle 8.921 after MLE, 8.808 +- 0.006
-at the end (8.855 after 200; docs/results.md; ~2 h of one CPU core). With the 300 D
+code, with 16 rollouts per token, then D's updates): NLL-oracle 8.921 after MLE, 8.777 +- 0.006
+at the end (8.808 after 300; docs/results.md; ~2.5 h of one CPU core). With the 300 D
 pre-training steps of earlier recipes D stays too weak to reward G usefully (8.966). The MLE
 baseline is the curve at the end of MLE pre-training (step 6,000).
 """
@@ -42,7 +42,7 @@ def get_config():
   config.num_rollouts = 16             # Monte Carlo completions per token
   config.rollout_update_rate = 0.8     # rollout policy <- 0.8 rollout + 0.2 G after each G step
   config.d_steps = 5                   # D updates per step in D pre-training and adversarial steps
-  config.num_train_steps = 7_800       # + 300 adversarial steps
+  config.num_train_steps = 7_900       # + 400 adversarial steps
 
   config.log_every_steps = 100
   config.eval_every_steps = 100        # NLL-oracle of 10,000 samples: a few seconds
