@@ -1,11 +1,11 @@
 """The text family on the shared trainer: the sentence VAE (`text_vae_ptb`) and, with
 `text_model.latent_dim=0`, the same decoder as a language model (`lm_ptb`).
 
-Config switches against posterior collapse: `kl_schedule` ('constant', 'linear', 'cyclical')
-over `kl_anneal_steps` from the weight `kl_anneal_start`, `word_dropout` (decoder inputs
-replaced by <unk>), `free_bits` (nats per latent dimension). Decoding (greedy, random with temperature and top-k, beam search) runs the
-decoder under `lax.scan`. Evaluation reports the importance-sampled test NLL per sentence,
-perplexity, KL, mutual information I(x; z) and active units.
+Config switches against posterior collapse: `kl_schedule` ('constant', 'linear', 'cyclical') over
+`kl_anneal_steps` from the weight `kl_anneal_start`, `word_dropout` (decoder inputs replaced by
+<unk>), `free_bits` (nats per latent dimension). Decoding (greedy, random with temperature and
+top-k, beam search) runs the decoder under `lax.scan`. Evaluation reports the importance-sampled
+test NLL per sentence, perplexity, KL, mutual information I(x; z) and active units.
 """
 import functools
 

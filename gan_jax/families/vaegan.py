@@ -3,12 +3,13 @@ reconstruction error is measured in the discriminator's hidden features (Dis_l) 
 pixels, so reconstructions and samples are judged by what D has learned to look at.
 
 Per step (Larsen's algorithm 1): the encoder gives q(z | x) and z by reparameterisation; the
-decoder G maps z (reconstructions x~) and prior draws z_p (samples x_p) to images; D learns
-real x against x~ and x_p (with the GAN family's R1 penalty on x when `r1_weight` is set);
-then, through the updated D, the encoder lowers KL + L_llike and the decoder gamma * L_llike +
-its GAN loss on x~ and x_p (Larsen's weighting of the decoder's two losses, `vaegan.gamma`).
-L_llike is half the squared distance of D's last hidden features of x and x~ (a unit-variance
-Gaussian in feature space), summed over features, averaged over the batch. Encoder, decoder and D keep their own Optax states.
+decoder G maps z (reconstructions x~) and prior draws z_p (samples x_p) to images; D learns real x
+against x~ and x_p (with the GAN family's R1 penalty on x when `r1_weight` is set); then, through
+the updated D, the encoder lowers KL + L_llike and the decoder gamma * L_llike + its GAN loss on
+x~ and x_p (Larsen's weighting of the decoder's two losses, `vaegan.gamma`). L_llike is half the
+squared distance of D's last hidden features of x and x~ (a unit-variance Gaussian in feature
+space), summed over features, averaged over the batch. Encoder, decoder and D keep their own Optax
+states.
 
 Built on the GAN family (its networks, losses, switches, EMA sampling and metrics) with an
 encoder: `vaegan.encoder_sizes` (an MLP to the latent mean and log-variance).
