@@ -29,6 +29,8 @@ def get_config():
   config.bigan = ml_collections.ConfigDict(dict(
       latent_dim=50, prior='uniform', stochastic=False, generator_sizes=(1024, 1024),
       encoder_sizes=(1024, 1024), discriminator_sizes=(1024, 1024)))
+  config.sampling_batch_norm = 'running'  # 'standing': the authors' deploy statistics
   config.optimizer = ml_collections.ConfigDict(dict(learning_rate=2e-4, b1=0.5,
-                                                    weight_decay=2.5e-5))
+                                                    weight_decay=2.5e-5, schedule='constant',
+                                                    schedule_steps=0))
   return config

@@ -2,7 +2,7 @@
 import numpy as np
 import optax
 
-SCHEDULES = ('constant', 'cosine', 'burda')
+SCHEDULES = ('constant', 'cosine', 'linear', 'burda')
 BURDA_STAGES = 8  # Burda et al. (2015): stages i = 0..7
 
 
@@ -14,12 +14,18 @@ def burda_boundaries(num_train_steps: int, stages: int = BURDA_STAGES) -> list[i
 
 
 def learning_rate(schedule: str, base: float, num_train_steps: int):
-  """'constant': base; 'cosine': base -> 0 over num_train_steps; 'burda': base * 10^(-i/7) in
-  stage i of burda_boundaries."""
+  """'constant': base; 'cosine': base -> 0 over num_train_steps; 'linear': base for the first
+  half, then linearly to 0 (the niter + niter_decay schedule of Radford et al.'s and Donahue et
+  al.'s code); 'burda': base * 10^(-i/7) in stage i of burda_boundaries."""
   if schedule == 'constant':
     return base
   if schedule == 'cosine':
     return optax.cosine_decay_schedule(base, num_train_steps)
+  if schedule == 'linear':
+    half = num_train_steps // 2
+    return optax.join_schedules(
+        [optax.constant_schedule(base), optax.linear_schedule(base, 0.0, num_train_steps - half)],
+        [half])
   if schedule == 'burda':
     # piecewise_constant_schedule multiplies by each boundary's scale in turn.
     return optax.piecewise_constant_schedule(

@@ -29,6 +29,19 @@ class Network:
                         batch_stats=self.batch_stats if batch_stats is None else batch_stats)
 
 
+def standing_statistics(module, network: Network, *inputs) -> Network:
+  """`network` with its BatchNorm statistics recomputed for its current weights from `inputs`
+  (BigGAN's "standing statistics", Donahue et al.'s "deploy" statistics), where training left
+  running averages of batches seen under older weights. `module` must take a
+  `batch_norm_momentum`: at 0, one train-mode call stores exactly the statistics of `inputs`,
+  layer by layer as each normalised layer feeds the next."""
+  if not network.batch_stats:
+    return network
+  _, new_vars = module.clone(batch_norm_momentum=0.0).apply(
+      network.variables(), *inputs, train=True, mutable=['batch_stats'])
+  return network.replace(batch_stats=new_vars['batch_stats'])
+
+
 @flax.struct.dataclass
 class TrainState:
   """step, the base PRNG key (step keys are folded in from it), and the named networks."""

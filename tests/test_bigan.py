@@ -9,7 +9,7 @@ from gan_jax import families
 from gan_jax import losses
 from gan_jax import train
 from conftest import requires_mnist, tiny_config
-from test_train import synthetic_batch
+from test_train import assert_trees_close, synthetic_batch
 
 TINY = {'bigan.latent_dim': 4, 'bigan.generator_sizes': (16, 16), 'bigan.encoder_sizes': (16, 16),
         'bigan.discriminator_sizes': (16, 16), 'eval_num_samples': 200}
@@ -54,6 +54,42 @@ def test_a_deterministic_encoder_codes_in_the_uniform_priors_range():
   raw, _ = model.encoder.apply(e.variables(e.params), x, train=False)
   mean, _ = model.encode(state, x.reshape((8, 28, 28, 1)))
   np.testing.assert_allclose(mean, 2.0 * jax.nn.sigmoid(raw) - 1.0, rtol=1e-5, atol=1e-6)
+
+
+def test_standing_statistics_are_the_calibration_batchs_own():
+  model = families.build(tiny_config('bigan_mnist', **TINY))
+  state = model.init(jax.random.PRNGKey(0))
+  rng = np.random.default_rng(0)
+  images = jnp.asarray(rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8))
+  state = jax.jit(model.train_step)(state, jax.tree.map(jnp.asarray, synthetic_batch()),
+                                    jax.random.PRNGKey(1))[0]  # running averages of one batch
+  standing = model.with_standing_statistics(state, images)
+  x = images.astype(jnp.float32).reshape((64, -1)) / 255.0
+  z = model.sample_latents(jax.random.PRNGKey(model.config.seed + 3), 64)
+  for name, module, inputs in (('encoder', model.encoder, (x,)),
+                               ('generator', model.generator, (z, z))):
+    before, after = state.networks[name], standing.networks[name]
+    # In eval mode with the standing statistics, the calibration inputs come out as in train
+    # mode (normalised by their own batch statistics), which the running averages do not give.
+    batch_mode = module.apply(before.variables(), *inputs, train=True, mutable=['batch_stats'])[0]
+    eval_with = lambda network: module.apply(network.variables(), *inputs, train=False)
+    np.testing.assert_allclose(eval_with(after)[1], batch_mode[1], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(eval_with(before)[1], batch_mode[1], rtol=1e-2, atol=1e-3)
+    assert_trees_close(after.params, before.params, rtol=0, atol=0)
+  assert_trees_close(standing.networks['discriminator'].batch_stats,
+                     state.networks['discriminator'].batch_stats, rtol=0, atol=0)
+
+
+def test_the_learning_rate_schedule_reaches_every_network():
+  config = tiny_config('bigan_mnist', **TINY, num_train_steps=1,
+                       **{'optimizer.schedule': 'cosine'})
+  model = families.build(config)
+  step = jax.jit(model.train_step)
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  first = step(model.init(jax.random.PRNGKey(0)), batch, jax.random.PRNGKey(1))[0]
+  second = step(first, batch, jax.random.PRNGKey(2))[0]  # step 1 of 1: rate 0
+  for name in ('generator', 'encoder', 'discriminator'):
+    assert_trees_close(second.networks[name].params, first.networks[name].params, rtol=0, atol=0)
 
 
 @requires_mnist

@@ -200,6 +200,12 @@ def test_schedule_steps_sets_the_span_and_a_longer_one_stops_short_of_zero():
   np.testing.assert_allclose(spans[(2, 4)][2], spans[(4, 0)][2], rtol=1e-6, atol=1e-9)
 
 
+def test_linear_schedule_holds_the_rate_for_half_the_run_then_decays_to_zero():
+  rate = schedules.learning_rate('linear', 1e-3, 10)
+  np.testing.assert_allclose([float(rate(i)) for i in (0, 4, 5, 6, 9, 10)],
+                             [1e-3, 1e-3, 1e-3, 8e-4, 2e-4, 0.0], rtol=1e-6, atol=1e-12)
+
+
 def test_burda_schedule_stages():
   # 3,280 "epochs" of one step each: Burda et al.'s stage ends, 3^0 + ... + 3^i epochs.
   assert schedules.burda_boundaries(3280) == [1, 4, 13, 40, 121, 364, 1093]

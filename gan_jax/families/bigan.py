@@ -12,12 +12,19 @@ D's second layer; L2 weight decay `optimizer.weight_decay` on every network. z i
 [-1, 1] (BiGAN; a deterministic E's codes are squashed into that range) or Gaussian
 (`bigan.prior`).
 
+`optimizer.schedule` sets the learning rates' schedule (`schedules`; the authors' is 'linear').
+`sampling_batch_norm='standing'` evaluates with BatchNorm statistics recomputed for the final
+weights (E's from training images, G's from prior draws; the authors' "deploy" statistics)
+instead of training's running averages.
+
 Evaluation reports the sample metrics, the metrics of reconstructions G(E(x)) of test digits
 with their class agreement, and E as a representation: 1-nearest-neighbour (cosine) and
 linear-probe test accuracy on its codes E(x) (`nn_accuracy`, `linear_accuracy`; the paper's
 NNC_e, CLS_e) and on its last hidden features (`hidden_nn_accuracy`, `hidden_linear_accuracy`;
 NNC_e-, CLS_e-, where the paper's ~97% is measured).
 """
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,23 +37,31 @@ from gan_jax import losses
 from gan_jax import metrics
 from gan_jax import models
 from gan_jax import reference
-from gan_jax.state import Network, TrainState
+from gan_jax import schedules
+from gan_jax.state import Network, TrainState, standing_statistics
 from gan_jax.writers import GRID_COLUMNS
 
 PRIORS = ('uniform', 'gaussian')
+EVALUATION_BATCH_NORM = ('running', 'standing')
+STANDING_STATS_SAMPLES = 10_000  # training images for E's statistics, prior draws for G's
 
 
 class BiGAN:
   image_shape = (28, 28, 1)  # MNIST
   num_classes = 0
-  EVALUATION_OPTIONS = {}
-  CONFIG_DEFAULTS = {}
+  EVALUATION_OPTIONS = {'sampling_batch_norm': 'sampling_batch_norm'}
+  # Runs before these switches trained at a constant rate and evaluated with running averages.
+  CONFIG_DEFAULTS = {'sampling_batch_norm': 'running', 'optimizer.schedule': 'constant',
+                     'optimizer.schedule_steps': 0}
 
   def __init__(self, config):
     self.config = config
     spec = config.bigan
     if spec.prior not in PRIORS:
       raise ValueError(f'bigan.prior={spec.prior!r}; use one of {", ".join(PRIORS)}')
+    if config.sampling_batch_norm not in EVALUATION_BATCH_NORM:
+      raise ValueError(f'sampling_batch_norm={config.sampling_batch_norm!r}; use one of '
+                       f'{", ".join(EVALUATION_BATCH_NORM)}')
     dtype = models.compute_dtype(config)
     pixels = int(np.prod(self.image_shape))
     self.latent_dim = spec.latent_dim
@@ -57,8 +72,9 @@ class BiGAN:
     self.discriminator = models.BiGANMLP(tuple(spec.discriminator_sizes) + (1,), 'leaky_relu', 1,
                                          dtype)
     opt = config.optimizer
+    learning_rate = schedules.from_config(opt, opt.learning_rate, config.num_train_steps)
     self.tx = optax.chain(optax.add_decayed_weights(opt.weight_decay),
-                          optax.adam(opt.learning_rate, b1=opt.b1))
+                          optax.adam(learning_rate, b1=opt.b1))
 
   def init(self, rng) -> TrainState:
     g_key, e_key, d_key, rng = jax.random.split(rng, 4)
@@ -162,11 +178,27 @@ class BiGAN:
     return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
                                                     num_samples))
 
+  @functools.partial(jax.jit, static_argnums=0)
+  def with_standing_statistics(self, state: TrainState, images) -> TrainState:
+    """state with E's BatchNorm statistics those of `images` (uint8) and G's those of as many
+    prior draws, for the current weights (D is never evaluated)."""
+    x = images.astype(jnp.float32).reshape((len(images), -1)) / 255.0
+    z = self.sample_latents(jax.random.PRNGKey(self.config.seed + 3), len(images))
+    networks = dict(state.networks,
+                    encoder=standing_statistics(self.encoder, state.networks['encoder'], x),
+                    generator=standing_statistics(self.generator, state.networks['generator'],
+                                                  z, z))
+    return state.replace(networks=networks)
+
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Sample and reconstruction metrics of num_samples images, and 1-NN / linear-probe test
     accuracy of the encoder's code means and last hidden features (fitted on the whole
     training set)."""
     n = num_samples or self.config.eval_num_samples
+    split = lambda name: input_pipeline.load_split(self.config.dataset, name)
+    train, test = split('train'), split('test')
+    if self.config.sampling_batch_norm == 'standing':
+      state = self.with_standing_statistics(state, train['image'][:STANDING_STATS_SAMPLES])
     results = reference.sample_metrics(self, state, n)
 
     @jax.jit
@@ -175,8 +207,6 @@ class BiGAN:
           state.networks['encoder'], None, images.reshape((len(images), -1)), train=False)
       return mean, features
 
-    split = lambda name: input_pipeline.load_split(self.config.dataset, name)
-    train, test = split('train'), split('test')
     representations = {}
     for name, data in (('train', train), ('test', test)):
       parts = [jax.device_get(represent(state, chunk.astype(np.float32) / 255.0))

@@ -40,7 +40,7 @@ from gan_jax import metrics
 from gan_jax import models
 from gan_jax import reference
 from gan_jax import schedules
-from gan_jax.state import Network, TrainState
+from gan_jax.state import Network, TrainState, standing_statistics
 from gan_jax.writers import GRID_COLUMNS
 
 
@@ -332,17 +332,13 @@ class GAN:
     """The generator that samples: the EMA weights when on, with the BatchNorm statistics that
     `sampling_batch_norm` asks for ('standing': recomputed for these weights)."""
     g = state.networks['generator_ema' if self.ema_decay else 'generator']
-    if self.sampling_batch_norm != 'standing' or not g.batch_stats:
+    if self.sampling_batch_norm != 'standing':
       return g
     key = jax.random.PRNGKey(self.config.seed + 3)
     z = self.sample_latents(key, STANDING_STATS_SAMPLES)
     labels = (jnp.arange(STANDING_STATS_SAMPLES) % self.num_classes if self.num_classes
               else None)
-    # Momentum 0: the one train-mode pass stores exactly this batch's statistics, layer by
-    # layer as each normalised layer feeds the next.
-    _, new_vars = self.generator.clone(batch_norm_momentum=0.0).apply(
-        g.variables(), z, labels, train=True, mutable=['batch_stats'])
-    return g.replace(batch_stats=new_vars['batch_stats'])
+    return standing_statistics(self.generator, g, z, labels)
 
   def generate(self, state: TrainState, z, labels=None):
     """Images in [0, 1] from latents, from `sampling_generator(state)`."""

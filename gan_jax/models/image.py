@@ -223,6 +223,7 @@ class BiGANMLP(nn.Module):
   activation: str = 'relu'
   normalize_from: int = 0
   dtype: Any = jnp.float32
+  batch_norm_momentum: float = 0.9  # 0: for state.standing_statistics
 
   @nn.compact
   def __call__(self, x, condition=None, train: bool = True):
@@ -236,7 +237,8 @@ class BiGANMLP(nn.Module):
         h = jnp.concatenate([h, condition.astype(h.dtype)], axis=-1)
       h = nn.Dense(size, dtype=self.dtype, use_bias=i < self.normalize_from)(h)
       if i >= self.normalize_from:
-        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)(h)
+        h = nn.BatchNorm(use_running_average=not train, momentum=self.batch_norm_momentum,
+                         dtype=self.dtype)(h)
       h = act(h)
     return nn.Dense(self.sizes[-1], dtype=self.dtype)(h).astype(jnp.float32), h.astype(jnp.float32)
 
