@@ -145,8 +145,9 @@ def nearest_neighbour_accuracy(train_features, train_labels, test_features, test
   measure of an encoder's features)."""
   unit = lambda f: f / (np.linalg.norm(f, axis=-1, keepdims=True) + 1e-12)
   bank = jnp.asarray(unit(np.asarray(train_features, np.float32)))
-  nearest = jax.jit(lambda q: jnp.argmax(q @ bank.T, axis=-1))
-  predicted = np.concatenate([np.asarray(nearest(jnp.asarray(q))) for q in chunking.in_chunks(
+  # The bank is an argument, not a closed-over constant: XLA would fold it into the program.
+  nearest = jax.jit(lambda bank, q: jnp.argmax(q @ bank.T, axis=-1))
+  predicted = np.concatenate([np.asarray(nearest(bank, jnp.asarray(q))) for q in chunking.in_chunks(
       unit(np.asarray(test_features, np.float32)), chunk)])
   return float(np.mean(np.asarray(train_labels)[predicted] == np.asarray(test_labels)))
 
@@ -161,19 +162,19 @@ def linear_probe_accuracy(train_features, train_labels, test_features, test_labe
   params = {'w': jnp.zeros((x.shape[1], classes)), 'b': jnp.zeros(classes)}
   tx = optax.adam(learning_rate)
 
-  def loss(params):
+  def loss(params, x, y):
     logits = x @ params['w'] + params['b']
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
 
   @jax.jit
-  def fit(params):
+  def fit(params, x, y):  # the data as arguments: as closed-over constants XLA folds them
     def step(carry, _):
       params, opt_state = carry
-      updates, opt_state = tx.update(jax.grad(loss)(params), opt_state)
+      updates, opt_state = tx.update(jax.grad(loss)(params, x, y), opt_state)
       return (optax.apply_updates(params, updates), opt_state), None
     return jax.lax.scan(step, (params, tx.init(params)), None, length=steps)[0][0]
 
-  params = fit(params)
+  params = fit(params, x, y)
   test = (np.asarray(test_features, np.float32) - mean) / std
   predicted = np.argmax(test @ np.asarray(params['w']) + np.asarray(params['b']), axis=-1)
   return float(np.mean(predicted == np.asarray(test_labels)))
