@@ -188,8 +188,8 @@ def test_learning_rate_schedules_and_runs_from_before_the_switches():
   updates, _ = old.tx.update(grads, old.tx.init(params), params)
   np.testing.assert_allclose(updates['w'], -config.optimizer.learning_rate, rtol=1e-4)
   with config.unlocked():
-    config.optimizer.schedule = 'linear'
-  with pytest.raises(ValueError, match='use one of constant, cosine, burda'):
+    config.optimizer.schedule = 'exponential'
+  with pytest.raises(ValueError, match='use one of constant, cosine, linear, burda'):
     families.build(config)
 
 
