@@ -25,6 +25,7 @@ CAPABILITIES = (families.MakesTrainingData, families.BatchesByLength, families.R
 @pytest.mark.parametrize('experiment, expected', [
     ('dcgan_mnist', {'Evaluates', 'GeneratesImages', 'HasLatentCodes'}),
     ('gan_mnist', {'Evaluates', 'GeneratesImages', 'HasLatentCodes'}),
+    ('infogan_mnist_paper', {'Evaluates', 'GeneratesImages', 'HasLatentCodes'}),
     ('vae_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),
     ('aae_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),
     ('bigan_mnist', {'Evaluates', 'GeneratesImages', 'EncodesImages'}),

@@ -407,6 +407,34 @@ def test_continuous_codes_losses_by_hand_latents_and_grid():
   np.testing.assert_allclose(grid[row], np.asarray(model.generate(state, z_row)), atol=1e-6)
 
 
+def test_infogan_paper_networks_q_has_its_own_layer_and_d_keeps_batch_statistics():
+  """`model='infogan'` (the authors' networks): Q's heads read a hidden layer of Q's own, so that
+  layer moves Q's outputs but not D's logit, while D's shared body moves both; D's BatchNorm
+  statistics are carried through its training step."""
+  config = tiny_config('infogan_mnist_paper')
+  model, state = trained(config, steps=1)
+  d = state.networks['discriminator']
+  x = jnp.asarray(synthetic_batch(8)['image'], jnp.float32) / 127.5 - 1.0
+
+  def outputs(params):
+    logits, sown, _ = model._discriminate(d, params, x, None, jax.random.PRNGKey(0), train=False)
+    return np.asarray(logits), np.asarray(sown['code_logits']), np.asarray(sown['code_means'])
+
+  base = outputs(d.params)
+  bump = lambda layer: {**d.params, layer: jax.tree.map(lambda w: w * 1.5, d.params[layer])}
+  q_layer, body_layer = outputs(bump('Dense_1')), outputs(bump('Dense_0'))
+  np.testing.assert_array_equal(q_layer[0], base[0])
+  assert np.abs(q_layer[1] - base[1]).max() > 1e-3 and np.abs(q_layer[2] - base[2]).max() > 1e-3
+  assert np.abs(body_layer[0] - base[0]).max() > 1e-3
+  assert np.abs(body_layer[1] - base[1]).max() > 1e-3
+  # One step moved D's running statistics off their initial (0, 1).
+  stats = d.batch_stats['BatchNorm_0']
+  assert np.abs(stats['mean']).max() > 1e-4 and np.abs(stats['var'] - 1).max() > 1e-4
+  images = model.generate(state, model.sample_latents(jax.random.PRNGKey(1), 4))
+  assert images.shape == (4, 28, 28, 1)
+  assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
+
+
 def test_code_classification_error_reads_q_on_the_test_split(monkeypatch):
   """The code's test error: Q's argmax on each test image, its values matched to the classes.
   Synthetic test digits whose pixels hold their label; a Q that reads label + 1 (mod 10) is a

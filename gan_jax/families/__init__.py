@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 # config.model -> 'module:Class' in gan_jax.families.
 FAMILIES = {
-    'dcgan': 'gan:GAN', 'mlp_gan': 'gan:GAN', 'ebgan': 'gan:GAN',
+    'dcgan': 'gan:GAN', 'mlp_gan': 'gan:GAN', 'infogan': 'gan:GAN', 'ebgan': 'gan:GAN',
     'vae': 'vae:VAE', 'conv_vae': 'vae:VAE',
     'aae': 'aae:AAE', 'bigan': 'bigan:BiGAN', 'vaegan': 'vaegan:VAEGAN',
     'text_vae': 'text:TextVAE', 'text_lm': 'text:TextVAE',

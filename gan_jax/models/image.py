@@ -20,14 +20,15 @@ def _with_labels(z, labels, num_classes: int):
       [z, jax.nn.one_hot(labels, num_classes, dtype=z.dtype)], axis=-1)
 
 
-def _discriminator_head(module: nn.Module, features, labels, train: bool):
+def _discriminator_head(module: nn.Module, features, labels, train: bool, code_features=None):
   """Features -> one logit; with classes, plus the projection <embed(y), features> (Miyato &
   Koyama 2018). Sows the features into 'intermediates' for feature matching, and with
   `auxiliary_classifier` the class logits of a Dense layer on them (AC-GAN, Odena et al. 2017),
   with `code_classes` the logits of InfoGAN's Q head for the generator's categorical code and
   with `code_continuous` the means it predicts for the continuous codes (Chen et al. 2016; Dense
-  layers on D's features, the body shared). Called inside the
-  discriminator's compact method, so its layers are the discriminator's own."""
+  layers on D's features, the body shared, or on `code_features` where Q has layers of its own).
+  Called inside the discriminator's compact method, so its layers are the discriminator's own."""
+  code_features = features if code_features is None else code_features
   module.sow('intermediates', 'features', features)
   dense = nn.Dense(1, dtype=module.dtype)
   logits = maybe_spectral(dense, module.spectral_norm)(features, train)[:, 0]
@@ -39,10 +40,11 @@ def _discriminator_head(module: nn.Module, features, labels, train: bool):
           module.num_classes, dtype=module.dtype)(features).astype(jnp.float32))
   if module.code_classes:
     module.sow('intermediates', 'code_logits', nn.Dense(
-        module.code_classes, dtype=module.dtype, name='code_head')(features).astype(jnp.float32))
+        module.code_classes, dtype=module.dtype, name='code_head')(code_features).astype(
+            jnp.float32))
   if module.code_continuous:
     module.sow('intermediates', 'code_means', nn.Dense(
-        module.code_continuous, dtype=module.dtype, name='code_mean_head')(features).astype(
+        module.code_continuous, dtype=module.dtype, name='code_mean_head')(code_features).astype(
             jnp.float32))
   return logits.astype(jnp.float32)
 
@@ -157,6 +159,57 @@ class DCGANDiscriminator(nn.Module):
     return _discriminator_head(self, x, labels, train)
 
 
+class InfoGANGenerator(nn.Module):
+  """Chen et al. (2016)'s MNIST generator (their table 1 and the authors' `mnist` network):
+  Dense 1024 -> Dense 7x7x128 -> ConvT 64 (4x4, s2) -> ConvT c (4x4, s2), BatchNorm and ReLU
+  after each hidden layer, weights initialised N(0, 0.02) as in the authors' layers."""
+  channels: int = 1
+  output_activation: str = 'tanh'
+  num_classes: int = 0
+  batch_norm_momentum: float = 0.9  # see DCGANGenerator; the authors' moving averages: 0.9
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  @nn.compact
+  def __call__(self, z, labels=None, train: bool = True):
+    init = {'kernel_init': nn.initializers.normal(0.02), 'dtype': self.dtype}
+    norm = lambda x: nn.relu(nn.BatchNorm(use_running_average=not train, epsilon=1e-5,
+                                          momentum=self.batch_norm_momentum, dtype=self.dtype)(x))
+    x = norm(nn.Dense(1024, **init)(_with_labels(z, labels, self.num_classes)))
+    x = norm(nn.Dense(7 * 7 * 128, **init)(x)).reshape((-1, 7, 7, 128))
+    x = norm(nn.ConvTranspose(64, (4, 4), strides=(2, 2), padding='SAME', **init)(x))
+    x = nn.ConvTranspose(self.channels, (4, 4), strides=(2, 2), padding='SAME', **init)(x)
+    return _ACTIVATIONS[self.output_activation](x).astype(jnp.float32)
+
+
+class InfoGANDiscriminator(nn.Module):
+  """Chen et al. (2016)'s MNIST discriminator: Conv 64 (4x4, s2) -> Conv 128 (4x4, s2) ->
+  Dense 1024, LeakyReLU(0.01) after each (the authors' `leaky_rectify`), BatchNorm after the
+  last two; Q has its own hidden layer (Dense 128, BatchNorm, LeakyReLU) on those features."""
+  num_classes: int = 0
+  auxiliary_classifier: bool = False
+  code_classes: int = 0
+  code_continuous: int = 0
+  spectral_norm: bool = False
+  minibatch_stddev: bool = False
+  batch_norm_momentum: float = 0.9
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+  @nn.compact
+  def __call__(self, x, labels=None, train: bool = True):
+    init = {'kernel_init': nn.initializers.normal(0.02), 'dtype': self.dtype}
+    act = lambda x: nn.leaky_relu(x, 0.01)
+    norm = lambda x: nn.BatchNorm(use_running_average=not train, epsilon=1e-5,
+                                  momentum=self.batch_norm_momentum, dtype=self.dtype)(x)
+    layer = lambda module, x: maybe_spectral(module, self.spectral_norm)(x, train)
+    x = act(layer(nn.Conv(64, (4, 4), strides=(2, 2), padding='SAME', **init), x))
+    x = act(norm(layer(nn.Conv(128, (4, 4), strides=(2, 2), padding='SAME', **init), x)))
+    if self.minibatch_stddev:
+      x = minibatch_stddev(x)
+    x = act(norm(layer(nn.Dense(1024, **init), x.reshape((x.shape[0], -1)))))
+    q = act(norm(nn.Dense(128, **init)(x))) if self.code_classes or self.code_continuous else None
+    return _discriminator_head(self, x, labels, train, code_features=q)
+
+
 class AutoencoderDiscriminator(nn.Module):
   """EBGAN's discriminator (Zhao et al. 2017): an autoencoder whose energy, the L2 norm of an
   image's reconstruction error, training keeps low on data and raises on samples.
@@ -255,6 +308,8 @@ def build_gan(config) -> tuple[nn.Module, nn.Module]:
     return MLPGenerator(**g), MLPDiscriminator(**d)
   if config.model in ('dcgan', 'vaegan'):
     return DCGANGenerator(**g), DCGANDiscriminator(**d)
+  if config.model == 'infogan':
+    return InfoGANGenerator(**g), InfoGANDiscriminator(**d)
   if config.model == 'ebgan':
     on = [name for name, value in [
         ('num_classes', classes), ('classifier_weight', config.classifier_weight),
@@ -267,7 +322,7 @@ def build_gan(config) -> tuple[nn.Module, nn.Module]:
     d = {k: v for k, v in config.discriminator.items()
          if k not in ('spectral_norm', 'minibatch_stddev')}
     return DCGANGenerator(**g), AutoencoderDiscriminator(**d, dtype=dtype)
-  raise ValueError(f'unknown model {config.model!r}; known: mlp_gan, dcgan, ebgan')
+  raise ValueError(f'unknown model {config.model!r}; known: mlp_gan, dcgan, infogan, ebgan')
 
 
 class MNISTClassifier(nn.Module):
