@@ -27,7 +27,8 @@ def get_config():
 
   config.text_model = ml_collections.ConfigDict(dict(
       embed_dim=256, hidden_size=256, latent_dim=32,
-      dropout_rate=0.0))  # on the decoder's input embeddings and outputs (before the softmax)
+      dropout_rate=0.0,  # on the decoder's input embeddings and outputs (before the softmax)
+      tie_embeddings=False))  # output layer = the decoder embedding's transpose
   config.kl_schedule = 'linear'        # constant | linear | cyclical
   config.kl_anneal_steps = 4000        # ramp length (cyclical: the cycle length)
   config.kl_anneal_start = 0.0         # the weight the ramp starts from (Texar's VAE: 0.1)

@@ -141,6 +141,26 @@ def test_dropout_hits_the_rate_and_keeps_the_mean():
   assert float(jnp.mean(dropped)) == pytest.approx(1.0, abs=0.01)
 
 
+@pytest.mark.parametrize('hidden_size', [8, 12])
+def test_tied_output_layer_is_the_embedding_transposed(hidden_size):
+  """With `tie_embeddings` the logits are (projected) hidden states times the input embedding's
+  transpose plus a bias, and the model has no output matrix of its own; a hidden state of the
+  embedding's width is used as it is."""
+  module = models.SentenceVAE(vocab_size=20, embed_dim=8, hidden_size=hidden_size, latent_dim=4,
+                              tie_embeddings=True)
+  tokens = jax.random.randint(jax.random.PRNGKey(1), (3, 5), 1, 20)
+  params = module.init(jax.random.PRNGKey(0), tokens, jnp.full((3,), 5))['params']
+  params = {**params, 'output_bias': jnp.arange(20.0) / 10}
+  assert 'output' not in params
+  assert ('output_projection' in params) == (hidden_size != 8)
+  hidden = np.asarray(jax.random.normal(jax.random.PRNGKey(2), (3, 5, hidden_size)), np.float64)
+  projected = (hidden @ np.asarray(params['output_projection']['kernel'], np.float64)
+               if hidden_size != 8 else hidden)
+  expected = projected @ np.asarray(params['decoder_embed']['embedding'], np.float64).T
+  logits = module.apply({'params': params}, jnp.asarray(hidden, jnp.float32), method=module.logits)
+  np.testing.assert_allclose(logits, expected + np.arange(20.0) / 10, rtol=1e-5, atol=1e-6)
+
+
 @requires_ptb
 def test_teacher_forcing_equals_the_step_by_step_decoder_and_drops_out_only_in_training():
   config = tiny_config('text_vae_ptb', **TINY_TEXT, **{'text_model.dropout_rate': 0.3})

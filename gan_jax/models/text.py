@@ -26,13 +26,16 @@ class SentenceVAE(nn.Module):
   `step_embedded` split `step` for teacher forcing) so that teacher forcing and every decoding
   strategy run it under the same `lax.scan`; the embedding and the output layer are applied to all
   steps at once. With `train=True`, `embed` and `logits` drop out their inputs' features at
-  `dropout_rate` (Zaremba et al. 2014: the non-recurrent connections)."""
+  `dropout_rate` (Zaremba et al. 2014: the non-recurrent connections). `tie_embeddings` makes
+  the output layer the input embedding's transpose (Press & Wolf 2017; Inan et al. 2017), after
+  a linear map of the hidden state to the embedding's width when the two differ."""
   vocab_size: int
   embed_dim: int = 256
   hidden_size: int = 256
   latent_dim: int = 32
   cell: str = 'gru'
   dropout_rate: float = 0.0
+  tie_embeddings: bool = False
   # SeqGAN's oracle draws every parameter, biases included, from N(0, 1) (Yu et al. 2017, and
   # the oracle parameters of their code); None keeps Flax's defaults.
   init_stddev: float | None = None
@@ -54,7 +57,14 @@ class SentenceVAE(nn.Module):
                                                **recurrent)
     else:
       self.decoder_cell = nn.GRUCell(self.hidden_size, dtype=self.dtype)
-    self.output = nn.Dense(self.vocab_size, dtype=self.dtype, **weights)
+    if self.tie_embeddings:
+      if self.init_stddev is not None:
+        raise ValueError('tie_embeddings: the oracle (init_stddev) keeps its own output layer')
+      self.output_projection = (nn.Dense(self.embed_dim, use_bias=False, dtype=self.dtype)
+                                if self.hidden_size != self.embed_dim else lambda h: h)
+      self.output_bias = self.param('output_bias', nn.initializers.zeros, (self.vocab_size,))
+    else:
+      self.output = nn.Dense(self.vocab_size, dtype=self.dtype, **weights)
     if self.latent_dim:
       self.encoder_embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)
       self.encoder = nn.RNN(nn.GRUCell(self.hidden_size, dtype=self.dtype), return_carry=True)
@@ -87,6 +97,9 @@ class SentenceVAE(nn.Module):
 
   def logits(self, hidden, train: bool = False):
     hidden = self.dropout(hidden, deterministic=not train)
+    if self.tie_embeddings:
+      return (over_rows(lambda h: self.decoder_embed.attend(self.output_projection(h)), hidden)
+              + self.output_bias).astype(jnp.float32)
     return over_rows(self.output, hidden).astype(jnp.float32)
 
   def __call__(self, tokens, lengths):
