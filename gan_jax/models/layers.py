@@ -2,7 +2,7 @@
 channel, the compute dtype, and the CPU-tuned forms of strided convolutions (each tested equal to
 the layer it replaces, values and gradients; used only where XLA:CPU runs, see `cpu_tuned`)."""
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -170,12 +170,13 @@ class SubpixelConvTranspose(nn.Module):
   features: int
   kernel_size: int = 5
   use_bias: bool = True
+  kernel_init: Callable = nn.initializers.lecun_normal()
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     k = self.kernel_size
-    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+    kernel = self.param('kernel', self.kernel_init,
                         (k, k, x.shape[-1], self.features))
     if not cpu_tuned():
       y = jax.lax.conv_transpose(x.astype(self.dtype), kernel.astype(self.dtype), (2, 2), 'SAME',
