@@ -3,7 +3,9 @@ github.com/openai/InfoGAN, `launchers/run_mnist_exp.py`): their networks (`model
 gan_jax/models/image.py: BatchNorm MLP-conv G, D with a Q head of its own hidden layer), 62
 noise variables + a 10-value categorical code + 2 continuous codes uniform on [-1, 1], lambda 1
 for every code, Adam with b1 0.5 (D 2e-4, G 1e-3) at a constant rate, batch 128, 50 "epochs" of
-100 updates (5,000 steps), no R1, no EMA. `infogan_mnist` is the same latent split on
+100 updates (5,000 steps), no R1, no EMA. Two differences left: the 62 noise variables are
+Gaussian (the authors': uniform on [-1, 1]) and images are in [-1, 1] with a tanh output (the
+authors': [0, 1], a sigmoid). `infogan_mnist` is the same latent split on
 `dcgan_mnist`'s networks and recipe; this file is the paper's side of that comparison.
 Metric: `code_error` (the paper: 5%).
 """
