@@ -49,6 +49,18 @@ def _discriminator_head(module: nn.Module, features, labels, train: bool, code_f
   return logits.astype(jnp.float32)
 
 
+class _Discriminator(nn.Module):
+  """What every GAN discriminator takes: the conditioning and head switches that
+  `_discriminator_head` reads, and the computation dtype."""
+  num_classes: int = 0
+  auxiliary_classifier: bool = False
+  code_classes: int = 0
+  code_continuous: int = 0
+  spectral_norm: bool = False
+  minibatch_stddev: bool = False
+  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
+
+
 class MLPGenerator(nn.Module):
   """Goodfellow et al. (2014): Dense-ReLU stack, then a 784-unit output squashed into pixel range."""
   hidden_sizes: Sequence[int] = (128, 128, 100)
@@ -68,15 +80,8 @@ class MLPGenerator(nn.Module):
         jnp.float32)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(_Discriminator):
   hidden_sizes: Sequence[int] = (128, 128, 100)
-  num_classes: int = 0
-  auxiliary_classifier: bool = False
-  code_classes: int = 0
-  code_continuous: int = 0
-  spectral_norm: bool = False
-  minibatch_stddev: bool = False
-  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True):
@@ -121,7 +126,7 @@ class DCGANGenerator(nn.Module):
     return _ACTIVATIONS[self.output_activation](x).astype(jnp.float32)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(_Discriminator):
   """Strided 5x5 convolutions with LeakyReLU(0.2) and dropout, then (with `hidden_features`) a
   LeakyReLU Dense layer, then one logit."""
   base_features: int = 64
@@ -129,17 +134,10 @@ class DCGANDiscriminator(nn.Module):
   # A hidden Dense layer before the logit (InfoGAN's MNIST D has 1024): without it the logit is
   # linear in the last convolution's 7x7 features, a weak judge of a digit's global shape.
   hidden_features: int = 0
-  num_classes: int = 0
-  auxiliary_classifier: bool = False
-  code_classes: int = 0
-  code_continuous: int = 0
-  spectral_norm: bool = False
-  minibatch_stddev: bool = False
   # The phase-form input gradient speeds up D's first-order gradients; differentiating through
   # it again (R1, gradient penalty) is far slower than through XLA's own convolution, so the
   # penalties use a clone with this off (same parameters, same function).
   phase_form_input_gradient: bool = True
-  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True):
@@ -182,19 +180,12 @@ class InfoGANGenerator(nn.Module):
     return _ACTIVATIONS[self.output_activation](x).astype(jnp.float32)
 
 
-class InfoGANDiscriminator(nn.Module):
+class InfoGANDiscriminator(_Discriminator):
   """Chen et al. (2016)'s MNIST discriminator: Conv 64 (4x4, s2) -> Conv 128 (4x4, s2) ->
   Dense 1024, LeakyReLU(0.01) after each (the authors' `leaky_rectify`), BatchNorm after the
   last two; Q has its own hidden layer (Dense 128, BatchNorm, LeakyReLU) on those features."""
-  num_classes: int = 0
-  auxiliary_classifier: bool = False
-  code_classes: int = 0
-  code_continuous: int = 0
-  spectral_norm: bool = False
-  minibatch_stddev: bool = False
   batch_norm_momentum: float = 0.9
   phase_form_input_gradient: bool = True  # see DCGANDiscriminator
-  dtype: Any = jnp.float32  # computation dtype (bfloat16 for mixed precision); params stay float32
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True):
