@@ -190,6 +190,13 @@ class BiGAN:
                                                   z, z))
     return state.replace(networks=networks)
 
+  @functools.partial(jax.jit, static_argnums=0)
+  def represent(self, state: TrainState, images):
+    """Images in [0, 1] -> (E's code means, E's last hidden features), the probes' inputs."""
+    (mean, _), features, _ = self._posterior(
+        state.networks['encoder'], None, images.reshape((len(images), -1)), train=False)
+    return mean, features
+
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Sample and reconstruction metrics of num_samples images, and 1-NN / linear-probe test
     accuracy of the encoder's code means and last hidden features (fitted on the whole
@@ -201,15 +208,9 @@ class BiGAN:
       state = self.with_standing_statistics(state, train['image'][:STANDING_STATS_SAMPLES])
     results = reference.sample_metrics(self, state, n)
 
-    @jax.jit
-    def represent(state, images):
-      (mean, _), features, _ = self._posterior(
-          state.networks['encoder'], None, images.reshape((len(images), -1)), train=False)
-      return mean, features
-
     representations = {}
     for name, data in (('train', train), ('test', test)):
-      parts = [jax.device_get(represent(state, chunk.astype(np.float32) / 255.0))
+      parts = [jax.device_get(self.represent(state, chunk.astype(np.float32) / 255.0))
                for chunk in chunking.in_chunks(data['image'])]
       representations[name] = [np.concatenate(p) for p in zip(*parts)]
     generate = jax.jit(self.generate)
