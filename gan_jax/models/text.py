@@ -60,8 +60,8 @@ class SentenceVAE(nn.Module):
     if self.tie_embeddings:
       if self.init_stddev is not None:
         raise ValueError('tie_embeddings: the oracle (init_stddev) keeps its own output layer')
-      self.output_projection = (nn.Dense(self.embed_dim, use_bias=False, dtype=self.dtype)
-                                if self.hidden_size != self.embed_dim else lambda h: h)
+      if self.hidden_size != self.embed_dim:
+        self.output_projection = nn.Dense(self.embed_dim, use_bias=False, dtype=self.dtype)
       self.output_bias = self.param('output_bias', nn.initializers.zeros, (self.vocab_size,))
     else:
       self.output = nn.Dense(self.vocab_size, dtype=self.dtype, **weights)
@@ -98,8 +98,9 @@ class SentenceVAE(nn.Module):
   def logits(self, hidden, train: bool = False):
     hidden = self.dropout(hidden, deterministic=not train)
     if self.tie_embeddings:
-      return (over_rows(lambda h: self.decoder_embed.attend(self.output_projection(h)), hidden)
-              + self.output_bias).astype(jnp.float32)
+      if self.hidden_size != self.embed_dim:
+        hidden = over_rows(self.output_projection, hidden)
+      return (over_rows(self.decoder_embed.attend, hidden) + self.output_bias).astype(jnp.float32)
     return over_rows(self.output, hidden).astype(jnp.float32)
 
   def __call__(self, tokens, lengths):
