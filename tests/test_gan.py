@@ -407,6 +407,25 @@ def test_continuous_codes_losses_by_hand_latents_and_grid():
   np.testing.assert_allclose(grid[row], np.asarray(model.generate(state, z_row)), atol=1e-6)
 
 
+def test_uniform_noise_prior_keeps_the_codes_and_refuses_unknown_priors():
+  """noise_distribution='uniform': the noise part of G's latents is uniform on [-1, 1] (variance
+  1/3, not the Gaussian's 1); the codes after it are drawn as before."""
+  width = tiny_dcgan().latent_dim
+  key = jax.random.PRNGKey(5)
+  uniform = np.asarray(families.build(tiny_dcgan(
+      code_classes=3, code_continuous=1, noise_distribution='uniform')).sample_latents(key, 4000))
+  gaussian = np.asarray(families.build(tiny_dcgan(
+      code_classes=3, code_continuous=1)).sample_latents(key, 4000))
+  noise = uniform[:, :width]
+  assert noise.min() >= -1 and noise.max() <= 1
+  assert abs(noise.var() - 1 / 3) < 0.01 and abs(noise.mean()) < 0.01
+  assert abs(gaussian[:, :width].var() - 1) < 0.02
+  np.testing.assert_array_equal(uniform[:, width:], gaussian[:, width:])
+  assert families.build(tiny_config('infogan_mnist_paper')).noise_distribution == 'uniform'
+  with pytest.raises(ValueError, match='noise_distribution=.laplace.; use one of gaussian, uniform'):
+    gan.GAN(tiny_dcgan(noise_distribution='laplace'))
+
+
 def test_infogan_paper_networks_q_has_its_own_layer_and_d_keeps_batch_statistics():
   """`model='infogan'` (the authors' networks): Q's heads read a hidden layer of Q's own, so that
   layer moves Q's outputs but not D's logit, while D's shared body moves both; D's BatchNorm
@@ -414,7 +433,8 @@ def test_infogan_paper_networks_q_has_its_own_layer_and_d_keeps_batch_statistics
   config = tiny_config('infogan_mnist_paper')
   model, state = trained(config, steps=1)
   d = state.networks['discriminator']
-  x = jnp.asarray(synthetic_batch(8)['image'], jnp.float32) / 127.5 - 1.0
+  x = gan.to_model_range(jnp.asarray(synthetic_batch(8)['image']),
+                         config.generator.output_activation)
 
   def outputs(params):
     logits, sown, _ = model._discriminate(d, params, x, None, jax.random.PRNGKey(0), train=False)

@@ -22,7 +22,7 @@ then also reports `code_error`, the categorical code's test error as a classifie
 autoencoder whose reconstruction error is the energy, trained with the margin
 `energy_margin`, and `pull_away_weight` adds its pull-away term to G's loss.
 `sampling_batch_norm` chooses the statistics a BatchNorm generator samples with (see
-SAMPLING_BATCH_NORM).
+SAMPLING_BATCH_NORM). `noise_distribution` is G's noise prior (NOISE_DISTRIBUTIONS).
 """
 import functools
 
@@ -61,6 +61,8 @@ def to_unit_range(images, output_activation: str):
 #   'batch':    the statistics of each generated batch itself.
 SAMPLING_BATCH_NORM = ('running', 'standing', 'batch')
 STANDING_STATS_SAMPLES = 2048
+# G's noise prior: N(0, I), or uniform on [-1, 1] (the InfoGAN authors' MNIST setting).
+NOISE_DISTRIBUTIONS = ('gaussian', 'uniform')
 NUM_STEP_KEYS = 10  # train_step splits its key this many ways; keys[0] draws the step's z
 
 
@@ -75,6 +77,7 @@ class GAN:
       'info_weight': 1.0, 'info_continuous_weight': 1.0,
       'pull_away_weight': 0.0, 'r1_weight': 0.0, 'r1_every': 1, 'augment': '', 'gp_weight': 0.0, 'label_smoothing': 0.0,
       'feature_matching': False, 'ema_decay': 0.0, 'sampling_batch_norm': 'running',
+      'noise_distribution': 'gaussian',
       'optimizer.schedule': 'constant', 'optimizer.schedule_steps': 0,
       'optimizer.grad_clip_norm': 0.0, 'discriminator.spectral_norm': False,
       'discriminator.minibatch_stddev': False}
@@ -127,6 +130,10 @@ class GAN:
     if self.sampling_batch_norm not in SAMPLING_BATCH_NORM:
       raise ValueError(f'sampling_batch_norm={self.sampling_batch_norm!r}; use one of '
                        f'{", ".join(SAMPLING_BATCH_NORM)}')
+    self.noise_distribution = config.noise_distribution
+    if self.noise_distribution not in NOISE_DISTRIBUTIONS:
+      raise ValueError(f'noise_distribution={self.noise_distribution!r}; use one of '
+                       f'{", ".join(NOISE_DISTRIBUTIONS)}')
     self._generate_with = jax.jit(self.generate_with)
 
   def _optimizer(self, learning_rate: float) -> optax.GradientTransformation:
@@ -182,12 +189,19 @@ class GAN:
     """The continuous codes [n, code_continuous] of latents [n, latent_width]."""
     return z[:, self.config.latent_dim + self.code_classes:]
 
+  def sample_noise(self, rng, n: int):
+    """[n, latent_dim] draws from G's noise prior."""
+    shape = (n, self.config.latent_dim)
+    if self.noise_distribution == 'uniform':
+      return jax.random.uniform(rng, shape, minval=-1.0, maxval=1.0)
+    return jax.random.normal(rng, shape)
+
   def sample_latents(self, rng, n: int):
     if not self.has_codes:  # the key used whole: latents of a key stay what they were
-      return jax.random.normal(rng, (n, self.config.latent_dim))
+      return self.sample_noise(rng, n)
     # Two keys without continuous codes, so a categorical-code run's latents stay as they were.
     keys = jax.random.split(rng, 3 if self.code_continuous else 2)
-    noise = jax.random.normal(keys[0], (n, self.config.latent_dim))
+    noise = self.sample_noise(keys[0], n)
     codes = (jax.random.randint(keys[1], (n,), 0, self.code_classes) if self.code_classes
              else None)
     continuous = (jax.random.uniform(keys[-1], (n, self.code_continuous), minval=-1.0,
