@@ -28,7 +28,8 @@ def get_config():
                                               prior='gaussian', categories=0,
                                               labeled_examples=0, labeled_batch_size=100,
                                               encoder_state_per_phase=False,
-                                              input_noise=0.0, critic_noise=0.0))
+                                              input_noise=0.0, critic_noise=0.0,
+                                              encoder_ema_decay=0.0))
   config.optimizer = ml_collections.ConfigDict(dict(ae_learning_rate=2e-4, d_learning_rate=2e-4,
                                                     b1=0.5))
   return config

@@ -150,3 +150,27 @@ def test_categorical_variants_evaluate_their_category_as_a_classifier(tmp_path):
   semi = families.build(tiny_config('aae_semi_mnist', **SEMI))
   result = semi.evaluate(semi.init(jax.random.PRNGKey(0)), 200)
   assert 'classification_error' in result and 'cluster_error' not in result
+
+
+@requires_mnist
+def test_encoder_ema_averages_the_weights_and_encoding_reads_the_average():
+  model = families.build(tiny_config('aae_semi_mnist', **SEMI, **{'aae.encoder_ema_decay': 0.75}))
+  states = [model.init(jax.random.PRNGKey(0))]
+  batch = jax.tree.map(jnp.asarray, synthetic_batch())
+  step = jax.jit(model.train_step)
+  for i in range(2):
+    states.append(step(states[-1], batch, jax.random.PRNGKey(i))[0])
+  raw = [s.networks['encoder'].params for s in states]
+  # ema_0 = e_0; ema_t = 0.75 ema_{t-1} + 0.25 e_t
+  expected = jax.tree.map(lambda a, b, c: 0.75 * (0.75 * a + 0.25 * b) + 0.25 * c, *raw)
+  ema = states[-1].networks['encoder_ema'].params
+  for got, want in zip(jax.tree.leaves(ema), jax.tree.leaves(expected)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+  images = batch['image'][:4]
+  read = lambda params: jax.nn.softmax(model.encoder.apply(
+      {'params': params}, images.astype(jnp.float32) / 255.0)[:, :10])
+  probabilities = model.category_probabilities(states[-1], np.asarray(images))
+  np.testing.assert_allclose(probabilities, read(ema), rtol=1e-5, atol=1e-7)
+  assert np.abs(probabilities - np.asarray(read(raw[-1]))).max() > 1e-4
+  codes, _ = model.encode(states[-1], images.astype(jnp.float32) / 255.0)
+  np.testing.assert_allclose(codes[:, :10], read(ema), rtol=1e-5, atol=1e-7)

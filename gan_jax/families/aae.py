@@ -22,7 +22,10 @@ N(0, I); 'mixture': 10 Gaussians, std 0.5, centred on a circle of radius 4 in th
 dimensions, N(0, 1) in the others), learning rates `optimizer.ae_learning_rate` (every phase of
 the autoencoder) and `optimizer.d_learning_rate`, Gaussian noise on the encoder's training
 inputs (`aae.input_noise`, std in pixel units) and on the codes each critic reads
-(`aae.critic_noise`). Evaluation reports the reference-classifier
+(`aae.critic_noise`), and `aae.encoder_ema_decay` > 0 keeps an exponential moving average of
+the encoder's weights (Polyak averaging) that encoding and evaluation use instead of the raw
+weights, whose classification error moves by a point between neighbouring checkpoints.
+Evaluation reports the reference-classifier
 metrics of decoded prior samples, and of reconstructions of test digits with the share whose
 class the reference classifier reads the same as the input's (`recon_agreement`).
 """
@@ -73,7 +76,8 @@ class AAE:
   EVALUATION_OPTIONS = {}
   CONFIG_DEFAULTS = {'aae.categories': 0, 'aae.labeled_examples': 0,
                      'aae.labeled_batch_size': 100, 'aae.encoder_state_per_phase': False,
-                     'aae.input_noise': 0.0, 'aae.critic_noise': 0.0}
+                     'aae.input_noise': 0.0, 'aae.critic_noise': 0.0,
+                     'aae.encoder_ema_decay': 0.0}
 
   def __init__(self, config):
     self.config = config
@@ -117,6 +121,8 @@ class AAE:
     if self.categories:
       networks['category_discriminator'] = Network.create(
           self.discriminator.init(y_key, jnp.zeros((1, self.categories))), self.d_tx)
+    if self.config.aae.encoder_ema_decay:
+      networks['encoder_ema'] = encoder.replace(opt_state=())
     return TrainState(step=jnp.zeros((), jnp.int32), rng=rng, networks=networks)
 
   def _encoder_phases(self):
@@ -210,6 +216,9 @@ class AAE:
                                                     self.labeled['label'][pick]))(e.params)
       e = self._update_encoder(e, s_grads, 'supervised')
     nets['encoder'] = e
+    if spec.encoder_ema_decay:
+      nets['encoder_ema'] = nets['encoder_ema'].replace(params=optax.incremental_update(
+          e.params, nets['encoder_ema'].params, 1.0 - spec.encoder_ema_decay))
     return state.replace(step=state.step + 1, networks=nets), metrics_out
 
   # Generation and encoding (GeneratesImages, EncodesImages).
@@ -230,9 +239,13 @@ class AAE:
     del rng, n  # unconditional
     return None
 
+  def evaluation_encoder(self, state: TrainState):
+    """The encoder weights that encoding and evaluation use: the EMA's when kept."""
+    return state.networks['encoder_ema' if self.config.aae.encoder_ema_decay else 'encoder'].params
+
   def encode(self, state: TrainState, images):
     """Images in [0, 1] -> (the decoder's input, a point-mass log-variance): deterministic."""
-    return latent.point_mass(self._encode(state.networks['encoder'].params, images)[2])
+    return latent.point_mass(self._encode(self.evaluation_encoder(state), images)[2])
 
   def generate(self, state: TrainState, z, labels=None):
     """Bernoulli means (images in [0, 1]) decoded from codes; `labels` unused."""
@@ -251,7 +264,7 @@ class AAE:
 
   @functools.partial(jax.jit, static_argnums=0)  # compiled once per model, not per evaluation
   def _category_probabilities(self, state: TrainState, images):
-    return jax.nn.softmax(self._encode(state.networks['encoder'].params,
+    return jax.nn.softmax(self._encode(self.evaluation_encoder(state),
                                        images.astype(jnp.float32) / 255.0)[0])
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
