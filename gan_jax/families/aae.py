@@ -257,20 +257,23 @@ class AAE:
     return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
                                                     num_samples))
 
-  def category_probabilities(self, state: TrainState, images):
-    """q(y | x) of uint8 images, a chunk at a time."""
-    return np.concatenate([np.asarray(self._category_probabilities(state, c))
+  def category_probabilities(self, state: TrainState, images, encoder_params=None):
+    """q(y | x) of uint8 images, a chunk at a time, by the evaluation encoder unless
+    `encoder_params` are given."""
+    if encoder_params is None:
+      encoder_params = self.evaluation_encoder(state)
+    return np.concatenate([np.asarray(self._category_probabilities(encoder_params, c))
                            for c in chunking.in_chunks(images)])
 
   @functools.partial(jax.jit, static_argnums=0)  # compiled once per model, not per evaluation
-  def _category_probabilities(self, state: TrainState, images):
-    return jax.nn.softmax(self._encode(self.evaluation_encoder(state),
-                                       images.astype(jnp.float32) / 255.0)[0])
+  def _category_probabilities(self, encoder_params, images):
+    return jax.nn.softmax(self._encode(encoder_params, images.astype(jnp.float32) / 255.0)[0])
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Reference-classifier metrics of num_samples decoded prior samples, and (prefixed recon_)
     of the reconstructions of as many test digits; with categories, the test error of the
-    category as a classifier."""
+    category as a classifier (with `aae.encoder_ema_decay`, the averaged encoder's, and the last
+    weights' beside it)."""
     n = num_samples or self.config.eval_num_samples
     results = {**reference.sample_metrics(self, state, n),
                **reference.encoder_metrics(self, state, n)}
@@ -279,6 +282,11 @@ class AAE:
       predicted = np.argmax(self.category_probabilities(state, test['image']), -1)
       if self.labeled is not None:
         results['classification_error'] = float(np.mean(predicted != test['label']))
+        if self.config.aae.encoder_ema_decay:  # the averaged encoder's gain over the last one
+          last = self.category_probabilities(state, test['image'],
+                                             state.networks['encoder'].params)
+          results['classification_error_last_weights'] = float(
+              np.mean(np.argmax(last, -1) != test['label']))
       else:
         train = input_pipeline.load_split(self.config.dataset, 'train')
         train_probs = self.category_probabilities(state, train['image'])
