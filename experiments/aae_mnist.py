@@ -31,5 +31,5 @@ def get_config():
                                               input_noise=0.0, critic_noise=0.0,
                                               encoder_ema_decay=0.0))
   config.optimizer = ml_collections.ConfigDict(dict(ae_learning_rate=2e-4, d_learning_rate=2e-4,
-                                                    b1=0.5))
+                                                    b1=0.5, schedule='constant', schedule_steps=0))
   return config

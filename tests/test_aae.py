@@ -177,3 +177,20 @@ def test_encoder_ema_averages_the_weights_and_encoding_reads_the_average():
                              read(raw[-1]), rtol=1e-5, atol=1e-7)
   codes, _ = model.encode(states[-1], images.astype(jnp.float32) / 255.0)
   np.testing.assert_allclose(codes[:, :10], read(ema), rtol=1e-5, atol=1e-7)
+
+
+def test_schedule_follows_the_step_also_for_a_state_every_encoder_phase_updates():
+  """With one Adam state for the encoder's two phases, its count advances twice a step; the
+  scheduled rate must still be the step's (cosine over 4 steps here)."""
+  model = families.build(tiny_config('aae_mnist', **TINY, **{
+      'optimizer.schedule': 'cosine', 'num_train_steps': 4}))
+  params = grads = {'w': jnp.ones(3)}  # constant gradients: each Adam update is -rate
+  shared, once = model.encoder_tx, model.d_tx
+  shared_state, once_state = shared.init(params), once.init(params)
+  for step in range(4):
+    rate = 2e-4 * 0.5 * (1 + np.cos(np.pi * step / 4))
+    for _ in range(2):
+      update, shared_state = shared.update(grads, shared_state, params)
+      np.testing.assert_allclose(update['w'], -rate, rtol=1e-4)
+    update, once_state = once.update(grads, once_state, params)
+    np.testing.assert_allclose(update['w'], -rate, rtol=1e-4)

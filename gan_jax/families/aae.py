@@ -20,14 +20,14 @@ phase lowers y's cross-entropy on `aae.labeled_batch_size` of them (semi-supervi
 Config: `aae.latent_dim` (of z), `aae.hidden_sizes` (of all the MLPs), `aae.prior` ('gaussian':
 N(0, I); 'mixture': 10 Gaussians, std 0.5, centred on a circle of radius 4 in the first two code
 dimensions, N(0, 1) in the others), learning rates `optimizer.ae_learning_rate` (every phase of
-the autoencoder) and `optimizer.d_learning_rate`, Gaussian noise on the encoder's training
-inputs (`aae.input_noise`, std in pixel units) and on the codes each critic reads
-(`aae.critic_noise`), and `aae.encoder_ema_decay` > 0 keeps an exponential moving average of
-the encoder's weights (Polyak averaging) that encoding and evaluation use instead of the raw
-weights, whose classification error moves by a point between neighbouring checkpoints.
-Evaluation reports the reference-classifier
-metrics of decoded prior samples, and of reconstructions of test digits with the share whose
-class the reference classifier reads the same as the input's (`recon_agreement`).
+the autoencoder) and `optimizer.d_learning_rate` on `optimizer.schedule` (gan_jax/schedules.py),
+Gaussian noise on the encoder's training inputs (`aae.input_noise`, std in pixel units) and on
+the codes each critic reads (`aae.critic_noise`). `aae.encoder_ema_decay` > 0 keeps an
+exponential moving average of the encoder's weights (Polyak averaging) that encoding and
+evaluation use instead of the last weights, whose classification error moves by a point
+between neighbouring checkpoints. Evaluation reports the reference-classifier metrics of decoded
+prior samples, and of reconstructions of test digits with the share whose class the reference
+classifier reads the same as the input's (`recon_agreement`).
 """
 import functools
 
@@ -43,6 +43,7 @@ from gan_jax import losses
 from gan_jax import metrics
 from gan_jax import models
 from gan_jax import reference
+from gan_jax import schedules
 from gan_jax.state import Network, TrainState
 from gan_jax.writers import GRID_COLUMNS
 
@@ -77,7 +78,8 @@ class AAE:
   CONFIG_DEFAULTS = {'aae.categories': 0, 'aae.labeled_examples': 0,
                      'aae.labeled_batch_size': 100, 'aae.encoder_state_per_phase': False,
                      'aae.input_noise': 0.0, 'aae.critic_noise': 0.0,
-                     'aae.encoder_ema_decay': 0.0}
+                     'aae.encoder_ema_decay': 0.0, 'optimizer.schedule': 'constant',
+                     'optimizer.schedule_steps': 0}
 
   def __init__(self, config):
     self.config = config
@@ -96,20 +98,32 @@ class AAE:
     self.encoder = models.MLP(hidden + (self.code_dim,), dtype=dtype)
     self.decoder = models.MLP(hidden + (int(np.prod(self.image_shape)),), dtype=dtype)
     self.discriminator = models.MLP(hidden + (1,), dtype=dtype)
-    opt = config.optimizer
-    self.ae_tx = optax.adam(opt.ae_learning_rate, b1=opt.b1)
-    self.d_tx = optax.adam(opt.d_learning_rate, b1=opt.b1)
     self.labeled = None
     if spec.labeled_examples:
       train = input_pipeline.load_split(config.dataset, 'train')
       chosen = balanced_subset(train['label'], spec.labeled_examples, config.seed)
       self.labeled = {k: jnp.asarray(v[chosen]) for k, v in train.items()}
+    opt = config.optimizer
+    self.ae_tx = self._adam(opt.ae_learning_rate)
+    self.d_tx = self._adam(opt.d_learning_rate)
+    # One Adam state shared by the encoder's phases counts every phase's update.
+    self.encoder_tx = (self.ae_tx if spec.encoder_state_per_phase else
+                       self._adam(opt.ae_learning_rate, len(self._encoder_phases())))
+
+  def _adam(self, base: float, updates_per_step: int = 1) -> optax.GradientTransformation:
+    """Adam at `optimizer.schedule`'s rate for the step, for a state updated that many times
+    per step."""
+    opt = self.config.optimizer
+    rate = schedules.from_config(opt, base, self.config.num_train_steps)
+    if callable(rate) and updates_per_step > 1:
+      rate = lambda count, per_step=rate: per_step(count // updates_per_step)
+    return optax.adam(rate, b1=opt.b1)
 
   def init(self, rng) -> TrainState:
     e_key, g_key, d_key, y_key, rng = jax.random.split(rng, 5)
     style = jnp.zeros((1, self.config.aae.latent_dim))
     encoder = Network.create(self.encoder.init(e_key, jnp.zeros((1, *self.image_shape))),
-                             self.ae_tx)
+                             self.encoder_tx)
     if self.config.aae.encoder_state_per_phase:
       encoder = encoder.replace(opt_state={phase: self.ae_tx.init(encoder.params)
                                            for phase in self._encoder_phases()})
@@ -132,7 +146,7 @@ class AAE:
     """One phase's update of the encoder: with `aae.encoder_state_per_phase` from that phase's
     own Adam state, else from the one state every phase shares."""
     if not self.config.aae.encoder_state_per_phase:
-      return e.apply_gradients(grads, self.ae_tx)
+      return e.apply_gradients(grads, self.encoder_tx)
     updates, phase_state = self.ae_tx.update(grads, e.opt_state[phase], e.params)
     return e.replace(params=optax.apply_updates(e.params, updates),
                      opt_state={**e.opt_state, phase: phase_state})
