@@ -13,6 +13,8 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from gan_jax import families
+
 
 class CheckpointError(RuntimeError):
   """A checkpoint that cannot be read; the message says how to carry on."""
@@ -102,7 +104,9 @@ def _resumable(field: str) -> bool:
 def check_resumable(manager, config) -> None:
   """Raises CheckpointError when resuming the newest checkpoint with `config` would change what
   the checkpoint means (says which fields, and how to carry on); logs the harmless changes."""
-  changes = config_changes(restore_config(manager).to_dict(), config)
+  saved = restore_config(manager)
+  families.fill_defaults(saved)  # a switch added since: the value that run trained with
+  changes = config_changes(saved.to_dict(), config)
   harmless = [k for k in changes if _resumable(k)]
   if harmless:
     logging.info('Resuming with changed %s.', describe_changes(changes, harmless))

@@ -13,6 +13,18 @@ from gan_jax import metrics
 # draw from a posterior.
 POINT_MASS_LOGVAR = -20.0
 
+# Priors of the generators' noise: N(0, I), or uniform on [-1, 1].
+NOISE_DISTRIBUTIONS = ('gaussian', 'uniform')
+
+
+def sample_noise(rng, shape, distribution: str):
+  """Draws of `shape` from one of NOISE_DISTRIBUTIONS."""
+  if distribution == 'uniform':
+    return jax.random.uniform(rng, shape, minval=-1.0, maxval=1.0)
+  if distribution == 'gaussian':
+    return jax.random.normal(rng, shape)
+  raise ValueError(f'noise prior {distribution!r}; use one of {", ".join(NOISE_DISTRIBUTIONS)}')
+
 
 def point_mass(codes):
   """(codes, log-variance) of a deterministic encoder, in the EncodesImages form."""
@@ -28,8 +40,9 @@ def lerp(z0, z1, t):
 def slerp(z0, z1, t):
   """Spherical path (Shoemake 1985; White 2016 for GAN latents): constant angular speed along the
   great circle, scaled by the interpolated norm, so every point keeps a typical Gaussian norm
-  instead of shrinking through the low-density centre as lerp does. Falls back to lerp when the
-  two latents are (anti-)parallel and the circle is undefined."""
+  instead of shrinking through the low-density centre as lerp does (latents of a uniform prior
+  want lerp, which stays inside their cube). Falls back to lerp when the two latents are
+  (anti-)parallel and the circle is undefined."""
   t = jnp.asarray(t)[:, None]
   n0, n1 = jnp.linalg.norm(z0), jnp.linalg.norm(z1)
   cos = jnp.clip(jnp.dot(z0 / n0, z1 / n1), -1.0, 1.0)

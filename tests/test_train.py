@@ -152,6 +152,24 @@ def test_resume_with_a_config_that_changes_the_state_is_a_clear_error(straight_r
 
 
 @requires_mnist
+def test_resume_that_turns_on_a_switch_the_checkpoint_predates_is_a_clear_error(straight_run,
+                                                                                tmp_path):
+  """A checkpoint written before a switch existed trained with the switch's default: turning
+  the switch on when resuming changes what the checkpoint means."""
+  workdir = tmp_path / 'run'
+  shutil.copytree(straight_run[0], workdir)
+  for saved in (workdir / 'checkpoints').glob('*/config/metadata'):
+    config = json.loads(saved.read_text())
+    del config['noise_distribution']
+    saved.write_text(json.dumps(config))
+  with pytest.raises(checkpoints.CheckpointError,
+                     match="noise_distribution: 'gaussian' -> 'uniform'.*"
+                           '--config.noise_distribution="gaussian"'):
+    train.train_and_evaluate(tiny_config(**EXTENDABLE, num_train_steps=6,
+                                         noise_distribution='uniform'), str(workdir))
+
+
+@requires_mnist
 def test_init_from_branches_another_runs_checkpoint_with_a_changed_config(straight_run, tmp_path):
   source, straight = straight_run
   changed = {**EXTENDABLE, 'optimizer.g_learning_rate': 2e-3}

@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from gan_jax import families
 from gan_jax import losses
@@ -121,3 +122,10 @@ def test_d_learns_real_against_both_fakes_with_lazy_r1_on_real_images():
   b1 = model.config.optimizer.b1
   jax.tree.map(lambda m, e: np.testing.assert_allclose(m, (1 - b1) * e, rtol=2e-3, atol=1e-6),
                new.networks['discriminator'].opt_state[0].mu, expected)
+
+
+def test_vaegan_refuses_codes_and_a_prior_its_kl_term_does_not_pull_toward():
+  with pytest.raises(ValueError, match='neither classes nor InfoGAN codes'):
+    families.build(tiny_config('vaegan_mnist', code_classes=10))
+  with pytest.raises(ValueError, match='keep noise_distribution=gaussian'):
+    families.build(tiny_config('vaegan_mnist', noise_distribution='uniform'))

@@ -10,7 +10,7 @@ family can do it declares by implementing a capability protocol below; generic c
 module in this package and one line here (plus its experiments and tests).
 
 A config restored from an older checkpoint may lack fields added since; `build` gives it the
-family's `CONFIG_DEFAULTS`, so families read every field directly.
+family's defaults (`fill_defaults`), so families read every field directly.
 """
 import importlib
 from typing import Any, Protocol, runtime_checkable
@@ -38,8 +38,10 @@ def family_class(model: str) -> type:
 COMMON_DEFAULTS = {'compute_dtype': 'float32'}
 
 
-def fill_defaults(config, defaults: dict) -> None:
-  """Sets each dotted field of `defaults` that `config` lacks; fields it has are kept."""
+def fill_defaults(config) -> None:
+  """Sets each field of its family's defaults (COMMON_DEFAULTS and the class's
+  CONFIG_DEFAULTS) that `config` lacks; fields it has are kept."""
+  defaults = {**COMMON_DEFAULTS, **family_class(config.model).CONFIG_DEFAULTS}
   with config.unlocked():
     for dotted, value in defaults.items():
       *parents, name = dotted.split('.')
@@ -52,9 +54,8 @@ def fill_defaults(config, defaults: dict) -> None:
 
 def build(config) -> 'Family':
   """The family of `config.model`, built from `config` with the missing defaults filled in."""
-  cls = family_class(config.model)
-  fill_defaults(config, {**COMMON_DEFAULTS, **cls.CONFIG_DEFAULTS})
-  return cls(config)
+  fill_defaults(config)
+  return family_class(config.model)(config)
 
 
 @runtime_checkable

@@ -23,9 +23,9 @@ dimensions, N(0, 1) in the others), learning rates `optimizer.ae_learning_rate` 
 the autoencoder) and `optimizer.d_learning_rate` on `optimizer.schedule` (gan_jax/schedules.py),
 Gaussian noise on the encoder's training inputs (`aae.input_noise`, std in pixel units) and on
 the codes each critic reads (`aae.critic_noise`). `aae.encoder_ema_decay` > 0 keeps an
-exponential moving average of the encoder's weights (Polyak averaging) that encoding and
-evaluation use instead of the last weights, whose classification error moves by a point
-between neighbouring checkpoints. Evaluation reports the reference-classifier metrics of decoded
+exponential moving average of the encoder's weights (Polyak averaging) that reads the category
+for evaluation instead of the last weights, whose classification error moves by a point between
+neighbouring checkpoints. Evaluation reports the reference-classifier metrics of decoded
 prior samples, and of reconstructions of test digits with the share whose class the reference
 classifier reads the same as the input's (`recon_agreement`).
 """
@@ -253,13 +253,10 @@ class AAE:
     del rng, n  # unconditional
     return None
 
-  def evaluation_encoder(self, state: TrainState):
-    """The encoder weights that encoding and evaluation use: the EMA's when kept."""
-    return state.networks['encoder_ema' if self.config.aae.encoder_ema_decay else 'encoder'].params
-
   def encode(self, state: TrainState, images):
-    """Images in [0, 1] -> (the decoder's input, a point-mass log-variance): deterministic."""
-    return latent.point_mass(self._encode(self.evaluation_encoder(state), images)[2])
+    """Images in [0, 1] -> (the decoder's input, a point-mass log-variance): deterministic, by
+    the last weights (the decoder was trained on their codes)."""
+    return latent.point_mass(self._encode(state.networks['encoder'].params, images)[2])
 
   def generate(self, state: TrainState, z, labels=None):
     """Bernoulli means (images in [0, 1]) decoded from codes; `labels` unused."""
@@ -271,12 +268,12 @@ class AAE:
     return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
                                                     num_samples))
 
-  def category_probabilities(self, state: TrainState, images, encoder_params=None):
-    """q(y | x) of uint8 images, a chunk at a time, by the evaluation encoder unless
-    `encoder_params` are given."""
-    if encoder_params is None:
-      encoder_params = self.evaluation_encoder(state)
-    return np.concatenate([np.asarray(self._category_probabilities(encoder_params, c))
+  def category_probabilities(self, state: TrainState, images, last_weights: bool = False):
+    """q(y | x) of uint8 images, a chunk at a time: by the encoder's moving average when
+    `aae.encoder_ema_decay` keeps one (unless `last_weights`), else by its last weights."""
+    averaged = self.config.aae.encoder_ema_decay and not last_weights
+    params = state.networks['encoder_ema' if averaged else 'encoder'].params
+    return np.concatenate([np.asarray(self._category_probabilities(params, c))
                            for c in chunking.in_chunks(images)])
 
   @functools.partial(jax.jit, static_argnums=0)  # compiled once per model, not per evaluation
@@ -285,27 +282,27 @@ class AAE:
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Reference-classifier metrics of num_samples decoded prior samples, and (prefixed recon_)
-    of the reconstructions of as many test digits; with categories, the test error of the
-    category as a classifier (with `aae.encoder_ema_decay`, the averaged encoder's, and the last
-    weights' beside it)."""
+    of the reconstructions of as many test digits; with categories, the category's test error
+    (with `aae.encoder_ema_decay`, the moving average's, and the last weights' beside it)."""
     n = num_samples or self.config.eval_num_samples
     results = {**reference.sample_metrics(self, state, n),
                **reference.encoder_metrics(self, state, n)}
     if self.categories:
-      test = input_pipeline.load_split(self.config.dataset, 'test')
-      predicted = np.argmax(self.category_probabilities(state, test['image']), -1)
-      if self.labeled is not None:
-        results['classification_error'] = float(np.mean(predicted != test['label']))
-        if self.config.aae.encoder_ema_decay:  # the averaged encoder's gain over the last one
-          last = self.category_probabilities(state, test['image'],
-                                             state.networks['encoder'].params)
-          results['classification_error_last_weights'] = float(
-              np.mean(np.argmax(last, -1) != test['label']))
-      else:
-        train = input_pipeline.load_split(self.config.dataset, 'train')
-        train_probs = self.category_probabilities(state, train['image'])
-        results['cluster_error'] = metrics.most_confident_label_error(
-            train_probs, train['label'], predicted, test['label'])
-        results['cluster_error_majority'] = metrics.majority_label_error(
-            np.argmax(train_probs, -1), train['label'], predicted, test['label'])
+      results.update(self._category_errors(state))
+      if self.config.aae.encoder_ema_decay:  # the average's gain over the last weights
+        results.update({f'{name}_last_weights': value for name, value in
+                        self._category_errors(state, last_weights=True).items()})
     return results
+
+  def _category_errors(self, state: TrainState, last_weights: bool = False) -> dict[str, float]:
+    """The category's test error as a classifier (with labels) or as clusters (without)."""
+    test = input_pipeline.load_split(self.config.dataset, 'test')
+    predicted = np.argmax(self.category_probabilities(state, test['image'], last_weights), -1)
+    if self.labeled is not None:
+      return {'classification_error': float(np.mean(predicted != test['label']))}
+    train = input_pipeline.load_split(self.config.dataset, 'train')
+    train_probs = self.category_probabilities(state, train['image'], last_weights)
+    return {'cluster_error': metrics.most_confident_label_error(
+                train_probs, train['label'], predicted, test['label']),
+            'cluster_error_majority': metrics.majority_label_error(
+                np.argmax(train_probs, -1), train['label'], predicted, test['label'])}

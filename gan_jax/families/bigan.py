@@ -41,7 +41,6 @@ from gan_jax import schedules
 from gan_jax.state import Network, TrainState, standing_statistics
 from gan_jax.writers import GRID_COLUMNS
 
-PRIORS = ('uniform', 'gaussian')
 EVALUATION_BATCH_NORM = ('running', 'standing')
 STANDING_STATS_SAMPLES = 10_000  # training images for E's statistics, prior draws for G's
 
@@ -57,8 +56,9 @@ class BiGAN:
   def __init__(self, config):
     self.config = config
     spec = config.bigan
-    if spec.prior not in PRIORS:
-      raise ValueError(f'bigan.prior={spec.prior!r}; use one of {", ".join(PRIORS)}')
+    if spec.prior not in latent.NOISE_DISTRIBUTIONS:
+      raise ValueError(f'bigan.prior={spec.prior!r}; use one of '
+                       f'{", ".join(latent.NOISE_DISTRIBUTIONS)}')
     if config.sampling_batch_norm not in EVALUATION_BATCH_NORM:
       raise ValueError(f'sampling_batch_norm={config.sampling_batch_norm!r}; use one of '
                        f'{", ".join(EVALUATION_BATCH_NORM)}')
@@ -156,9 +156,7 @@ class BiGAN:
   # Generation and encoding (GeneratesImages, EncodesImages).
 
   def sample_latents(self, rng, n: int):
-    if self.config.bigan.prior == 'uniform':
-      return jax.random.uniform(rng, (n, self.latent_dim), minval=-1.0, maxval=1.0)
-    return jax.random.normal(rng, (n, self.latent_dim))
+    return latent.sample_noise(rng, (n, self.latent_dim), self.config.bigan.prior)
 
   def sample_labels(self, rng, n: int):
     del rng, n  # unconditional

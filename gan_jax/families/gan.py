@@ -22,7 +22,8 @@ then also reports `code_error`, the categorical code's test error as a classifie
 autoencoder whose reconstruction error is the energy, trained with the margin
 `energy_margin`, and `pull_away_weight` adds its pull-away term to G's loss.
 `sampling_batch_norm` chooses the statistics a BatchNorm generator samples with (see
-SAMPLING_BATCH_NORM). `noise_distribution` is G's noise prior (NOISE_DISTRIBUTIONS).
+SAMPLING_BATCH_NORM). `noise_distribution` is G's noise prior (latent.NOISE_DISTRIBUTIONS;
+'uniform' on [-1, 1] is the InfoGAN authors' MNIST setting).
 """
 import functools
 
@@ -35,6 +36,7 @@ import tqdm
 from gan_jax import augment
 from gan_jax import chunking
 from gan_jax import input_pipeline
+from gan_jax import latent
 from gan_jax import losses
 from gan_jax import metrics
 from gan_jax import models
@@ -61,8 +63,6 @@ def to_unit_range(images, output_activation: str):
 #   'batch':    the statistics of each generated batch itself.
 SAMPLING_BATCH_NORM = ('running', 'standing', 'batch')
 STANDING_STATS_SAMPLES = 2048
-# G's noise prior: N(0, I), or uniform on [-1, 1] (the InfoGAN authors' MNIST setting).
-NOISE_DISTRIBUTIONS = ('gaussian', 'uniform')
 NUM_STEP_KEYS = 10  # train_step splits its key this many ways; keys[0] draws the step's z
 
 
@@ -131,9 +131,9 @@ class GAN:
       raise ValueError(f'sampling_batch_norm={self.sampling_batch_norm!r}; use one of '
                        f'{", ".join(SAMPLING_BATCH_NORM)}')
     self.noise_distribution = config.noise_distribution
-    if self.noise_distribution not in NOISE_DISTRIBUTIONS:
+    if self.noise_distribution not in latent.NOISE_DISTRIBUTIONS:
       raise ValueError(f'noise_distribution={self.noise_distribution!r}; use one of '
-                       f'{", ".join(NOISE_DISTRIBUTIONS)}')
+                       f'{", ".join(latent.NOISE_DISTRIBUTIONS)}')
     self._generate_with = jax.jit(self.generate_with)
 
   def _optimizer(self, learning_rate: float) -> optax.GradientTransformation:
@@ -191,10 +191,7 @@ class GAN:
 
   def sample_noise(self, rng, n: int):
     """[n, latent_dim] draws from G's noise prior."""
-    shape = (n, self.config.latent_dim)
-    if self.noise_distribution == 'uniform':
-      return jax.random.uniform(rng, shape, minval=-1.0, maxval=1.0)
-    return jax.random.normal(rng, shape)
+    return latent.sample_noise(rng, (n, self.config.latent_dim), self.noise_distribution)
 
   def sample_latents(self, rng, n: int):
     if not self.has_codes:  # the key used whole: latents of a key stay what they were

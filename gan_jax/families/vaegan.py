@@ -35,6 +35,9 @@ class VAEGAN(gan.GAN):
     if self.has_codes or self.num_classes:
       raise ValueError('vaegan supports neither classes nor InfoGAN codes: set num_classes, '
                        'code_classes and code_continuous to 0')
+    if self.noise_distribution != 'gaussian':
+      raise ValueError('vaegan decodes prior draws beside codes its KL term pulls toward '
+                       'N(0, I): keep noise_distribution=gaussian')
     self.encoder = models.MLP(tuple(config.vaegan.encoder_sizes) + (2 * config.latent_dim,),
                               dtype=models.compute_dtype(config))
     self.gamma = config.vaegan.gamma
