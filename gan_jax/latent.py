@@ -17,13 +17,19 @@ POINT_MASS_LOGVAR = -20.0
 NOISE_DISTRIBUTIONS = ('gaussian', 'uniform')
 
 
+def check_noise_distribution(field: str, distribution: str) -> None:
+  """A config error naming `field` unless `distribution` is one of NOISE_DISTRIBUTIONS."""
+  if distribution not in NOISE_DISTRIBUTIONS:
+    raise ValueError(f'{field}={distribution!r}; use one of {", ".join(NOISE_DISTRIBUTIONS)}')
+
+
 def sample_noise(rng, shape, distribution: str):
   """Draws of `shape` from one of NOISE_DISTRIBUTIONS."""
   if distribution == 'uniform':
     return jax.random.uniform(rng, shape, minval=-1.0, maxval=1.0)
   if distribution == 'gaussian':
     return jax.random.normal(rng, shape)
-  raise ValueError(f'noise prior {distribution!r}; use one of {", ".join(NOISE_DISTRIBUTIONS)}')
+  check_noise_distribution('noise prior', distribution)
 
 
 def point_mass(codes):

@@ -56,9 +56,7 @@ class BiGAN:
   def __init__(self, config):
     self.config = config
     spec = config.bigan
-    if spec.prior not in latent.NOISE_DISTRIBUTIONS:
-      raise ValueError(f'bigan.prior={spec.prior!r}; use one of '
-                       f'{", ".join(latent.NOISE_DISTRIBUTIONS)}')
+    latent.check_noise_distribution('bigan.prior', spec.prior)
     if config.sampling_batch_norm not in EVALUATION_BATCH_NORM:
       raise ValueError(f'sampling_batch_norm={config.sampling_batch_norm!r}; use one of '
                        f'{", ".join(EVALUATION_BATCH_NORM)}')

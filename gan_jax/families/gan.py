@@ -131,9 +131,7 @@ class GAN:
       raise ValueError(f'sampling_batch_norm={self.sampling_batch_norm!r}; use one of '
                        f'{", ".join(SAMPLING_BATCH_NORM)}')
     self.noise_distribution = config.noise_distribution
-    if self.noise_distribution not in latent.NOISE_DISTRIBUTIONS:
-      raise ValueError(f'noise_distribution={self.noise_distribution!r}; use one of '
-                       f'{", ".join(latent.NOISE_DISTRIBUTIONS)}')
+    latent.check_noise_distribution('noise_distribution', self.noise_distribution)
     self._generate_with = jax.jit(self.generate_with)
 
   def _optimizer(self, learning_rate: float) -> optax.GradientTransformation:
