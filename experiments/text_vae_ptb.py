@@ -17,7 +17,7 @@ def get_config():
   config.batch_size = 64
   config.num_train_steps = 6570  # 10 epochs of 657 batches
   # Batches are cut to the smallest of these lengths that holds their longest sentence (the
-  # longest PTB training sentence is 82 words + <eos>); see the README for the measured waste.
+  # longest PTB training sentence is 82 words + <eos>); docs/results.md measures the waste.
   config.bucket_lengths = (12, 16, 20, 24, 28, 32, 40, 48, 83)
   config.log_every_steps = 100
   config.eval_every_steps = 1314  # every 2 epochs

@@ -114,7 +114,7 @@ def add_gan_switches(config):
   config.ema_decay = 0.0          # > 0: sample and evaluate with an EMA of G's weights
   config.sampling_batch_norm = 'standing'  # or 'running', 'batch' (gan_jax/families/gan.py)
   config.noise_distribution = 'gaussian'  # G's noise prior, or 'uniform' on [-1, 1]
-  config.optimizer.schedule = 'constant'  # or 'cosine': both learning rates decay to 0
+  config.optimizer.schedule = 'constant'  # or a decay of both rates (gan_jax/schedules.py)
   config.optimizer.schedule_steps = 0     # > 0: the schedule's span, when not the run's length
   config.optimizer.grad_clip_norm = 0.0   # > 0: clip each network's gradient to this norm
   config.discriminator.spectral_norm = False

@@ -4,14 +4,15 @@ Modes (GANs and VAEs alike, except where an encoder is needed):
   samples      a grid from the prior (conditional GANs: one row per class).
   codes        InfoGAN codes (GANs with code_classes / code_continuous): a row per categorical
                code value; per continuous code a section in which it sweeps [-2, 2] along rows.
-  reconstruct  VAE: rows of inputs, each followed by the row of their reconstructions.
+  reconstruct  runs with an encoder (VAE, AAE, BiGAN, VAE-GAN): rows of inputs, each followed by
+               the row of their reconstructions.
   interpolate  linear and spherical paths (two rows per pair) between random latents, or between
-               the latents of `--images` taken in pairs (VAE).
+               the latents of `--images` taken in pairs (runs with an encoder).
   arithmetic   "this digit's style, every class": per source, z - mean_z[its class] + mean_z[c]
                for c = 0..9; then the analogy row "thick 7s - thin 7s + thin 1s" (the seeds'
                "man with glasses - man + woman"), three exemplars per concept, and its result.
-  like         VAE: new items near a few liked ones (`--like`), and the training items nearest to
-               them in latent space (the recommendation use case).
+  like         runs with an encoder: new items near a few liked ones (`--like`), and the training
+               items nearest to them in latent space (the recommendation use case).
 Images (`--images`, `--like`) are MNIST test-set indices or image files (grayscale, resized to
 28x28). The PNG goes to `--out`; the last line printed is one JSON object describing it (for
 arithmetic and like, with the reference classifier's reading of the results).
@@ -23,8 +24,9 @@ Text runs (text_vae_ptb, lm_ptb) print sentences instead (and write them to `--o
   interpolate  the homotopy between the first two `--sentences`: decodings of `--steps` evenly
                spaced points on the line between their posterior means (Bowman et al. 2016).
 Decoding: `--decode=greedy|sample|beam`, `--temperature`, `--top_k`, `--beam_width`.
-SeqGAN runs (seqgan_ptb, seqgan_oracle) take `--mode=samples`: `--num` sentences sampled from the
-generator, the policy it was trained as (token ids for the oracle benchmark).
+SeqGAN and LeakGAN runs (seqgan_ptb, seqgan_oracle, leakgan_oracle) take `--mode=samples`: `--num`
+sentences sampled from the generator, the policy it was trained as (token ids for the oracle
+benchmark).
 """
 import json
 import sys

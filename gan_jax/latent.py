@@ -1,7 +1,7 @@
 """Latent-space tools shared by every generative family, as pure functions on latent arrays.
 
-A model enters only through the latents it encodes (VAEs) or samples (GANs); `generate.py` turns
-the latents these functions return back into images.
+A model enters only through the latents it encodes (families with an encoder) or samples;
+`gan_jax/tools` turns the latents these functions return back into images or sentences.
 """
 import jax
 import jax.numpy as jnp

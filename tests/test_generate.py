@@ -135,7 +135,7 @@ def test_image_files_are_read_and_resized(runs, tmp_path):
 
 @requires_mnist
 @pytest.mark.parametrize('run_name,mode,kwargs,message', [
-    ('dcgan_mnist', 'reconstruct', {}, r'--mode=reconstruct needs an encoder.*use a VAE run'),
+    ('dcgan_mnist', 'reconstruct', {}, r'--mode=reconstruct needs an encoder.*use a run with an encoder'),
     ('dcgan_mnist', 'like', {'like_items': ['1']}, r'--mode=like needs an encoder'),
     ('dcgan_mnist', 'interpolate', {'images': ['1', '2']}, r'needs an encoder'),
     ('vae_mnist', 'like', {}, r'needs --like='),

@@ -5,7 +5,8 @@ Each step has the paper's phases on one batch: reconstruction (encoder and decod
 Bernoulli cross-entropy of the decoded image against the [0, 1] input), then regularisation
 (D learns to tell prior samples from the encoder's codes, and the encoder learns to make its
 codes pass as prior samples, non-saturating). Encoder, decoder and each D keep their own Optax
-state; the encoder's is updated by every phase.
+state; the encoder's is updated by every phase, or with `aae.encoder_state_per_phase` each phase
+moves the encoder with Adam moments of its own (as separate optimisers per phase would).
 
 With `aae.categories` > 0 the code is split (the paper's sections 5 and 6): the encoder gives a
 softmax y over that many categories and a style z; the decoder reads [y, z]; a second

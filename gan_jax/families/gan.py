@@ -6,7 +6,8 @@ Every stabiliser is a config switch read here, used by the one train step:
 `feature_matching`, `discriminator.spectral_norm`, `discriminator.minibatch_stddev`,
 `ema_decay` (sample and evaluate with an EMA of G's weights), and separate learning rates
 `optimizer.g_learning_rate` / `optimizer.d_learning_rate` (TTUR), `optimizer.schedule`
-(constant or cosine decay to 0 over the run, or over `optimizer.schedule_steps` when set),
+(gan_jax/schedules.py: constant, or a decay to 0 over the run, or over `optimizer.schedule_steps`
+when set),
 `optimizer.grad_clip_norm` (each network's gradient clipped to this global norm), `r1_every`
 (lazy R1: the penalty every N steps, weighted N times), `augment` (DiffAugment policy for D's
 inputs, gan_jax/augment.py). `num_classes` > 0 makes both networks class-conditional;

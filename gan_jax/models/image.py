@@ -319,7 +319,7 @@ def build_gan(config) -> tuple[nn.Module, nn.Module]:
     d = {k: v for k, v in config.discriminator.items()
          if k not in ('spectral_norm', 'minibatch_stddev')}
     return DCGANGenerator(**g), AutoencoderDiscriminator(**d, dtype=dtype)
-  raise ValueError(f'unknown model {config.model!r}; known: mlp_gan, dcgan, infogan, ebgan')
+  raise ValueError(f'unknown model {config.model!r}; known: mlp_gan, dcgan, vaegan, infogan, ebgan')
 
 
 class MNISTClassifier(nn.Module):

@@ -1,4 +1,4 @@
-"""Layers shared by the image and text networks: spectral normalisation, the minibatch-stddev
+"""Layers shared by the image networks: spectral normalisation, the minibatch-stddev
 channel, the compute dtype, and the CPU-tuned forms of strided convolutions (each tested equal to
 the layer it replaces, values and gradients; used only where XLA:CPU runs, see `cpu_tuned`)."""
 import functools

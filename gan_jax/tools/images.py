@@ -45,8 +45,9 @@ def load_images(specs, image_shape, dataset: str = 'mnist') -> np.ndarray:
 def _require_encoder(model, mode: str) -> None:
   if not isinstance(model, families.EncodesImages):
     raise GenerateError(f'--mode={mode} needs an encoder, and a {model.config.model} run has '
-                        'none; use a VAE run (e.g. vae_mnist), or a mode that works from noise: '
-                        'samples, interpolate (without --images), arithmetic.')
+                        'none; use a run with an encoder (vae_mnist, aae_mnist, bigan_mnist, '
+                        'vaegan_mnist), or a mode that works from noise: samples, interpolate '
+                        '(without --images), arithmetic.')
 
 
 def _classes(images) -> np.ndarray:
