@@ -24,12 +24,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gan_jax import chunking
 from gan_jax import decoding
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
-from gan_jax.families.seqgan import TextGAN, sample_in_chunks
+from gan_jax.families.seqgan import TextGAN, jit_sequence_nll, nll_in_chunks, sample_in_chunks
 from gan_jax.state import Network, TrainState
 
 
@@ -100,8 +99,7 @@ class LeakGAN(TextGAN):
     self.g_tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip),
                             optax.adam(opt.g_learning_rate))
     self._sample = jax.jit(self.sample, static_argnums=(2, 3, 4))  # num, length, temperature
-    self._nll = jax.jit(lambda params, tokens: -jnp.mean(
-        self.token_log_probs(params, tokens), axis=-1))
+    self._nll = jit_sequence_nll(self.token_log_probs)
 
   def init(self, rng) -> TrainState:
     m_key, w_key, d_key, rng = jax.random.split(rng, 4)
@@ -247,23 +245,18 @@ class LeakGAN(TextGAN):
 
   def train_step(self, state: TrainState, batch, rng, phase: int):
     """One step of `phase` (static: each phase is its own compiled program, as in SeqGAN)."""
-    config = self.config
     real = batch['tokens']
     n = real.shape[0]
     nets = state.networks
     zero = jnp.zeros(())
-    params = lambda nets: tuple(nets[k].params for k in self.NETWORKS)
 
     def metrics(**values):
       names = ('g_mle_nll', 'manager_loss', 'worker_loss', 'd_loss', 'mean_reward')
       return {name: values.get(name, zero) for name in names}
 
     def d_updates(nets, rng):
-      d, loss = nets['discriminator'], zero
-      for i in range(config.d_steps):
-        sample_key, update_key = jax.random.split(jax.random.fold_in(rng, i))
-        fake = self.sample(params(nets), sample_key, n, self.length)
-        d, loss = self._d_update(d, real, fake, update_key)
+      fake = lambda key: self.sample(self._params(nets), key, n, self.length)
+      d, loss = self._d_updates(nets['discriminator'], real, fake, rng)
       return {**nets, 'discriminator': d}, loss
 
     if phase == 0:
@@ -274,8 +267,8 @@ class LeakGAN(TextGAN):
       out = metrics(d_loss=d_loss)
     else:
       sample_key, rollout_key, d_key = jax.random.split(rng, 3)
-      fake = self.sample(params(nets), sample_key, n, self.length)
-      rewards = self.rewards(params(nets), fake, rollout_key)  # [B, T / c]
+      fake = self.sample(self._params(nets), sample_key, n, self.length)
+      rewards = self.rewards(self._params(nets), fake, rollout_key)  # [B, T / c]
       c = self.step_size
       # g_t (t = 0 .. T - c) is judged by the Q of the block it starts in
       q = rewards[:, np.arange(self.length - c + 1) // c]
@@ -287,18 +280,17 @@ class LeakGAN(TextGAN):
     return (state.replace(step=state.step + 1, networks=nets),
             {**out, 'phase': jnp.asarray(phase, jnp.int32)})
 
-  def _params(self, state):
-    return tuple(state.networks[k].params for k in self.NETWORKS)
+  def _params(self, networks):
+    return tuple(networks[k].params for k in self.NETWORKS)
 
   def generate_tokens(self, state: TrainState, num: int, seed: int,
                       temperature: float = 1.0) -> np.ndarray:
     sample = lambda params, key, k, length: self._sample(params, key, k, length, temperature)
-    return sample_in_chunks(sample, self._params(state), jax.random.PRNGKey(seed), num,
+    return sample_in_chunks(sample, self._params(state.networks), jax.random.PRNGKey(seed), num,
                             self.length)
 
   def sequence_nll(self, state: TrainState, tokens) -> np.ndarray:
-    return np.concatenate([np.asarray(self._nll(self._params(state), chunk))
-                           for chunk in chunking.in_chunks(tokens)])
+    return nll_in_chunks(self._nll, self._params(state.networks), tokens)
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """TextGAN's metrics; on the oracle also NLL-oracle of samples at each of

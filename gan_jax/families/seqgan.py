@@ -69,6 +69,18 @@ def sample_in_chunks(jitted_sample, params, rng, num: int, length: int) -> np.nd
                          for i in range(0, num, chunking.CHUNK)])
 
 
+def jit_sequence_nll(log_probs):
+  """Jitted (params, tokens) -> [B] mean per-token NLL of each sequence, from `log_probs`:
+  (params, tokens) -> [B, T] log-probabilities of the tokens."""
+  return jax.jit(lambda params, tokens: -jnp.mean(log_probs(params, tokens), axis=-1))
+
+
+def nll_in_chunks(jitted_nll, params, tokens) -> np.ndarray:
+  """[num] a `jit_sequence_nll` function over `tokens`, a chunk at a time."""
+  return np.concatenate([np.asarray(jitted_nll(params, chunk))
+                         for chunk in chunking.in_chunks(tokens)])
+
+
 class Oracle:
   """The synthetic benchmark's target: an LSTM language model with N(0, 1) weights."""
 
@@ -82,16 +94,14 @@ class Oracle:
     self.length = config.sequence_length
     self.num_sequences = oracle.num_sequences
     self._sample = jax.jit(functools.partial(sample_sequences, self.module), static_argnums=(2, 3))
-    self._nll = jax.jit(lambda params, tokens: -jnp.mean(token_log_probs(self.module, params,
-                                                                         tokens), axis=-1))
+    self._nll = jit_sequence_nll(functools.partial(token_log_probs, self.module))
 
   def sample(self, rng, num: int) -> np.ndarray:
     return sample_in_chunks(self._sample, self.params, rng, num, self.length)
 
   def nll(self, tokens) -> np.ndarray:
     """Per-sequence mean per-token NLL under the oracle (NLL-oracle when tokens come from G)."""
-    return np.concatenate([np.asarray(self._nll(self.params, chunk))
-                           for chunk in chunking.in_chunks(tokens)])
+    return nll_in_chunks(self._nll, self.params, tokens)
 
 
 class TextGAN:
@@ -144,6 +154,14 @@ class TextGAN:
 
     loss, grads = jax.value_and_grad(loss_fn)(d.params)
     return d.apply_gradients(grads, self.d_tx), loss
+
+  def _d_updates(self, d: Network, real, sample_fake, rng):
+    """`d_steps` updates of D, each against fresh fakes `sample_fake(key)`: D and the last loss."""
+    loss = jnp.zeros(())
+    for i in range(self.config.d_steps):
+      sample_key, update_key = jax.random.split(jax.random.fold_in(rng, i))
+      d, loss = self._d_update(d, real, sample_fake(sample_key), update_key)
+    return d, loss
 
   def generate_tokens(self, state: TrainState, num: int, seed: int) -> np.ndarray:
     """[num, length] token ids sampled from the generator."""
@@ -199,8 +217,7 @@ class SeqGAN(TextGAN):
     self.g_tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip), optax.adam(g_learning_rate))
     self._sample = jax.jit(functools.partial(sample_sequences, self.generator),
                            static_argnums=(2, 3))
-    self._nll = jax.jit(lambda params, tokens: -jnp.mean(
-        token_log_probs(self.generator, params, tokens), axis=-1))
+    self._nll = jit_sequence_nll(functools.partial(token_log_probs, self.generator))
 
   def init(self, rng) -> TrainState:
     g_key, d_key, rng = jax.random.split(rng, 3)
@@ -252,12 +269,9 @@ class SeqGAN(TextGAN):
       return {**nets, 'generator': g, 'rollout': g.replace(opt_state=())}, metrics(mle=nll)
 
     def d_phase(nets, rng):
-      d, loss = nets['discriminator'], zero
-      for i in range(config.d_steps):
-        sample_key, update_key = jax.random.split(jax.random.fold_in(rng, i))
-        fake = sample_sequences(self.generator, nets['generator'].params, sample_key, n,
-                                self.length)
-        d, loss = self._d_update(d, real, fake, update_key)
+      fake = lambda key: sample_sequences(self.generator, nets['generator'].params, key, n,
+                                          self.length)
+      d, loss = self._d_updates(nets['discriminator'], real, fake, rng)
       return {**nets, 'discriminator': d}, loss
 
     def pretrain_d_phase(nets):
@@ -288,9 +302,7 @@ class SeqGAN(TextGAN):
                             jax.random.PRNGKey(seed), num, self.length)
 
   def sequence_nll(self, state: TrainState, tokens) -> np.ndarray:
-    params = state.networks['generator'].params
-    return np.concatenate([np.asarray(self._nll(params, chunk))
-                           for chunk in chunking.in_chunks(tokens)])
+    return nll_in_chunks(self._nll, state.networks['generator'].params, tokens)
 
 
 def bleu_scores(hypotheses, references, orders=(2, 3, 4, 5)) -> dict[str, float]:
