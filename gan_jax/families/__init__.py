@@ -15,6 +15,10 @@ family's defaults (`fill_defaults`), so families read every field directly.
 import importlib
 from typing import Any, Protocol, runtime_checkable
 
+import jax
+
+from gan_jax.writers import GRID_COLUMNS
+
 # config.model -> 'module:Class' in gan_jax.families.
 FAMILIES = {
     'dcgan': 'gan:GAN', 'mlp_gan': 'gan:GAN', 'infogan': 'gan:GAN', 'ebgan': 'gan:GAN',
@@ -172,3 +176,17 @@ class DecodesText(Protocol):
 
   def encode_text(self, state, tokens, lengths):
     """Posterior means [n, latent_dim] of [n, L] token ids with their lengths."""
+
+
+class UnconditionalImages:
+  """`sample_labels` and `sample_grid` of an image family without classes, from its own
+  `sample_latents` and `generate`."""
+
+  def sample_labels(self, rng, n: int):
+    del rng, n  # unconditional
+    return None
+
+  def sample_grid(self, state):
+    """Decoded from fixed prior samples, the same at every call of a run."""
+    key = jax.random.PRNGKey(self.config.seed + 1)
+    return self.generate(state, self.sample_latents(key, GRID_COLUMNS ** 2))

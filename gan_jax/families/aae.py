@@ -38,6 +38,7 @@ import numpy as np
 import optax
 
 from gan_jax import chunking
+from gan_jax import families
 from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import losses
@@ -46,7 +47,6 @@ from gan_jax import models
 from gan_jax import reference
 from gan_jax import schedules
 from gan_jax.state import Network, TrainState
-from gan_jax.writers import GRID_COLUMNS
 
 PRIORS = ('gaussian', 'mixture')
 MIXTURE_COMPONENTS, MIXTURE_RADIUS, MIXTURE_STD = 10, 4.0, 0.5
@@ -72,7 +72,7 @@ def balanced_subset(labels, count: int, seed: int):
   return np.concatenate([order[labels[order] == c][:count // classes] for c in range(classes)])
 
 
-class AAE:
+class AAE(families.UnconditionalImages):
   image_shape = (28, 28, 1)  # MNIST
   num_classes = 0
   EVALUATION_OPTIONS = {}
@@ -250,10 +250,6 @@ class AAE:
     categories = jax.random.randint(category_key, (n,), 0, self.categories)
     return jnp.concatenate([jax.nn.one_hot(categories, self.categories), style], -1)
 
-  def sample_labels(self, rng, n: int):
-    del rng, n  # unconditional
-    return None
-
   def encode(self, state: TrainState, images):
     """Images in [0, 1] -> (the decoder's input, a point-mass log-variance): deterministic, by
     the last weights (the decoder was trained on their codes)."""
@@ -264,10 +260,6 @@ class AAE:
     del labels
     logits = self.decoder.apply({'params': state.networks['decoder'].params}, z)
     return jax.nn.sigmoid(logits).reshape((-1, *self.image_shape))
-
-  def sample_grid(self, state: TrainState, num_samples: int = GRID_COLUMNS ** 2):
-    return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
-                                                    num_samples))
 
   def category_probabilities(self, state: TrainState, images, last_weights: bool = False):
     """q(y | x) of uint8 images, a chunk at a time: by the encoder's moving average when

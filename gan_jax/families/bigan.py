@@ -31,6 +31,7 @@ import numpy as np
 import optax
 
 from gan_jax import chunking
+from gan_jax import families
 from gan_jax import input_pipeline
 from gan_jax import latent
 from gan_jax import losses
@@ -39,13 +40,12 @@ from gan_jax import models
 from gan_jax import reference
 from gan_jax import schedules
 from gan_jax.state import Network, TrainState, standing_statistics
-from gan_jax.writers import GRID_COLUMNS
 
 EVALUATION_BATCH_NORM = ('running', 'standing')
 STANDING_STATS_SAMPLES = 10_000  # training images for E's statistics, prior draws for G's
 
 
-class BiGAN:
+class BiGAN(families.UnconditionalImages):
   image_shape = (28, 28, 1)  # MNIST
   num_classes = 0
   EVALUATION_OPTIONS = {'sampling_batch_norm': 'sampling_batch_norm'}
@@ -156,10 +156,6 @@ class BiGAN:
   def sample_latents(self, rng, n: int):
     return latent.sample_noise(rng, (n, self.latent_dim), self.config.bigan.prior)
 
-  def sample_labels(self, rng, n: int):
-    del rng, n  # unconditional
-    return None
-
   def encode(self, state: TrainState, images):
     """Images in [0, 1] -> (mean, log-variance) of E's codes."""
     return self._posterior(state.networks['encoder'], None,
@@ -169,10 +165,6 @@ class BiGAN:
     del labels
     g = state.networks['generator']
     return self._images(g, None, z, train=False)[0].reshape((-1, *self.image_shape))
-
-  def sample_grid(self, state: TrainState, num_samples: int = GRID_COLUMNS ** 2):
-    return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
-                                                    num_samples))
 
   @functools.partial(jax.jit, static_argnums=0)
   def with_standing_statistics(self, state: TrainState, images) -> TrainState:

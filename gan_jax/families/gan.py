@@ -362,17 +362,16 @@ class GAN:
                                   mutable=['batch_stats'] if batch_statistics else False)
     return to_unit_range(images[0] if batch_statistics else images, self.output_activation)
 
-  def sample_grid(self, state: TrainState, num_samples: int = GRID_COLUMNS ** 2):
+  def sample_grid(self, state: TrainState):
     """Samples from fixed noise (the same at every call of a run), for the PNG grids; with
     classes, one row per class, and with codes the code grid."""
     key = jax.random.PRNGKey(self.config.seed + 1)
     if self.has_codes:
       return self.code_grid(state, key)
-    labels = None
     if self.num_classes:
       labels = jnp.repeat(jnp.arange(self.num_classes), GRID_COLUMNS)
-      num_samples = len(labels)
-    return self.generate(state, self.sample_latents(key, num_samples), labels)
+      return self.generate(state, self.sample_latents(key, len(labels)), labels)
+    return self.generate(state, self.sample_latents(key, GRID_COLUMNS ** 2))
 
   def code_grid(self, state: TrainState, rng, continuous_index: int = 0):
     """A row per categorical code value (or GRID_COLUMNS rows without one). With continuous

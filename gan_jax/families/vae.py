@@ -16,13 +16,13 @@ import numpy as np
 import optax
 import tqdm
 
+from gan_jax import families
 from gan_jax import input_pipeline
 from gan_jax import losses
 from gan_jax import models
 from gan_jax import reference
 from gan_jax import schedules
 from gan_jax.state import Network, TrainState
-from gan_jax.writers import GRID_COLUMNS
 
 
 def binarize(images_uint8, rng):
@@ -33,7 +33,7 @@ def binarize(images_uint8, rng):
 VAE_MODULES = {'vae': models.MLPVAE, 'conv_vae': models.ConvVAE}  # config.model -> module
 
 
-class VAE:
+class VAE(families.UnconditionalImages):
   image_shape = (28, 28, 1)  # MNIST
   num_classes = 0
   EVALUATION_OPTIONS = {'importance_samples': 'eval_importance_samples'}
@@ -91,10 +91,6 @@ class VAE:
   def sample_latents(self, rng, n: int):
     return jax.random.normal(rng, (n, self.config.vae.latent_dim))
 
-  def sample_labels(self, rng, n: int):
-    del rng, n  # unconditional
-    return None
-
   def encode(self, state: TrainState, images):
     """Images in [0, 1] -> (mean, log-variance) of q(z | x)."""
     return self.module.apply({'params': state.networks['vae'].params}, images,
@@ -106,11 +102,6 @@ class VAE:
     del labels
     return jax.nn.sigmoid(self.module.apply({'params': state.networks['vae'].params}, z,
                                             method=self.module.decode))
-
-  def sample_grid(self, state: TrainState, num_samples: int = GRID_COLUMNS ** 2):
-    """Bernoulli means decoded from fixed prior samples."""
-    return self.generate(state, self.sample_latents(jax.random.PRNGKey(self.config.seed + 1),
-                                                    num_samples))
 
   def evaluate(self, state: TrainState, num_samples: int | None = None) -> dict[str, float]:
     """Test-set ELBO, IWAE NLL (k = eval_importance_samples), KL, reconstruction, active units,
