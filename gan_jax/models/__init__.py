@@ -1,5 +1,6 @@
-"""Flax Linen networks by domain: `image` (GANs, VAEs, the reference classifier), `text`
-(recurrent sentence models, SeqGAN's discriminator, LeakGAN's manager and worker) and the `layers` both build on."""
+"""Flax Linen networks by domain: `image` (GANs, VAEs, the reference classifier, built on the
+`layers` module) and `text` (recurrent sentence models, SeqGAN's discriminator, LeakGAN's
+manager and worker)."""
 from gan_jax.models.image import (MLP, AutoencoderDiscriminator, BiGANMLP, ConvVAE,
                                   DCGANDiscriminator, DCGANGenerator, MLPDiscriminator,
                                   MLPGenerator, MLPVAE, MNISTClassifier, build_gan)
